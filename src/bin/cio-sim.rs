@@ -1,0 +1,165 @@
+//! `cio-sim`: a local Customer.io App API for demos, tests and benchmarks.
+//!
+//! ```text
+//! cio-sim --port 4010                 # US host on 4010, EU host on 4011
+//! cio-sim --customers 1000000 --rate-limit 50 --error-5xx-rate 0.05
+//! cio-sim --workspaces 8              # sim_ws1..sim_ws8, keys sim-ws1-key..., all US
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use datafusion_customerio::clock::SystemClock;
+use datafusion_customerio::simulator::{
+    FaultConfig, SimConfig, Simulator, StepsMode, WorkspaceSpec,
+};
+
+/// A local Customer.io App API simulator (US and EU hosts) with deterministic data.
+#[derive(Debug, Parser)]
+#[command(name = "cio-sim", version)]
+struct Args {
+    /// Port of the US host; the EU host listens on the next port unless --eu-port is given.
+    #[arg(long, default_value_t = 4010)]
+    port: u16,
+    /// Port of the EU host (default: --port + 1).
+    #[arg(long)]
+    eu_port: Option<u16>,
+    /// Seed of all generated data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Campaigns per workspace (replaces the default sizes).
+    #[arg(long)]
+    campaigns: Option<u32>,
+    /// Newsletters per workspace.
+    #[arg(long)]
+    newsletters: Option<u32>,
+    /// Tracked links per campaign and newsletter.
+    #[arg(long)]
+    links: Option<u32>,
+    /// Segments per workspace.
+    #[arg(long)]
+    segments: Option<u32>,
+    /// People per workspace (generated on demand; millions are fine).
+    #[arg(long)]
+    customers: Option<u64>,
+    /// N workspaces sim_ws1..sim_wsN (keys sim-ws1-key..., all US); 0 keeps sim_us and sim_eu.
+    #[arg(long, default_value_t = 0)]
+    workspaces: u32,
+    /// Latency added to every /v1 answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Requests per second per workspace.
+    #[arg(long, default_value_t = 10.0)]
+    rate_limit: f64,
+    /// Token bucket capacity (default: the rate, rounded up).
+    #[arg(long)]
+    burst: Option<u32>,
+    /// Share of /v1 requests answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    error_5xx_rate: f64,
+    /// Share of /v1 requests whose connection is reset mid-body.
+    #[arg(long, default_value_t = 0.0)]
+    reset_rate: f64,
+    /// Share of /v1 requests with a truncated body.
+    #[arg(long, default_value_t = 0.0)]
+    truncate_rate: f64,
+    /// Share of /v1 requests with an HTML or half-JSON body.
+    #[arg(long, default_value_t = 0.0)]
+    malformed_rate: f64,
+    /// Delay before sending response headers, in milliseconds (applies to every /v1 request).
+    #[arg(long)]
+    slow_headers_ms: Option<u64>,
+    /// What metrics do with steps out of range: clamp or reject (400).
+    #[arg(long, default_value = "clamp", value_parser = parse_steps_mode)]
+    steps_out_of_range: StepsMode,
+}
+
+fn parse_steps_mode(s: &str) -> Result<StepsMode, String> {
+    s.parse()
+}
+
+impl Args {
+    fn config(&self) -> SimConfig {
+        let mut workspaces = if self.workspaces == 0 {
+            vec![WorkspaceSpec::default_us(), WorkspaceSpec::default_eu()]
+        } else {
+            (1..=self.workspaces).map(WorkspaceSpec::numbered).collect()
+        };
+        for ws in &mut workspaces {
+            ws.campaigns = self.campaigns.unwrap_or(ws.campaigns);
+            ws.newsletters = self.newsletters.unwrap_or(ws.newsletters);
+            ws.links = self.links.unwrap_or(ws.links);
+            ws.segments = self.segments.unwrap_or(ws.segments);
+            ws.customers = self.customers.unwrap_or(ws.customers);
+        }
+        SimConfig {
+            seed: self.seed,
+            workspaces,
+            latency: Duration::from_millis(self.latency_ms),
+            rate_limit: self.rate_limit,
+            burst: self.burst,
+            faults: FaultConfig {
+                error_5xx_rate: self.error_5xx_rate,
+                reset_rate: self.reset_rate,
+                truncate_rate: self.truncate_rate,
+                malformed_rate: self.malformed_rate,
+                slow_headers: self.slow_headers_ms.map(Duration::from_millis),
+                ..FaultConfig::default()
+            },
+            steps_out_of_range: self.steps_out_of_range,
+            clock: Arc::new(SystemClock),
+            ..SimConfig::default()
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let eu_port = match args.eu_port {
+        Some(p) => p,
+        None if args.port == 0 => 0,
+        None => match args.port.checked_add(1) {
+            Some(p) => p,
+            None => {
+                eprintln!(
+                    "cio-sim: --port {} leaves no port for the EU host; pass --eu-port",
+                    args.port
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let config = args.config();
+    let sim = match Simulator::start_on(config.clone(), args.port, eu_port).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!(
+                "cio-sim: cannot start on ports {} and {eu_port}: {e}",
+                args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "cio-sim: Customer.io App API simulator (seed {})",
+        config.seed
+    );
+    println!("  US host: {}", sim.us_url());
+    println!("  EU host: {}", sim.eu_url());
+    println!("  workspaces:");
+    for ws in &config.workspaces {
+        println!(
+            "    {:<10} key {:<14} region {}  ({} campaigns, {} newsletters, {} segments, {} people)",
+            ws.name, ws.api_key, ws.region, ws.campaigns, ws.newsletters, ws.segments, ws.customers
+        );
+    }
+    println!("  stats: {}/__sim/stats   (Ctrl-C to stop)", sim.us_url());
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("cio-sim: cannot wait for Ctrl-C: {e}");
+    }
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,429 @@
+//! The Customer.io App API client: base URL, bearer auth, the per-key rate limit, retries and
+//! pagination. Every request goes through [`Client::send`], the one retry loop of the crate.
+
+pub mod models;
+pub mod pagination;
+pub mod ratelimit;
+pub mod retry;
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use datafusion::physical_plan::metrics::Count;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::credentials::{Credential, Region, Secret};
+use crate::error::{Error, Result};
+pub use ratelimit::RateLimiter;
+pub use retry::RetryPolicy;
+
+/// Customer.io's documented limit: 10 requests per second per workspace.
+pub const DEFAULT_RATE_LIMIT: f64 = 10.0;
+
+/// Request counters of one scan, shown by `EXPLAIN ANALYZE`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestStats {
+    /// HTTP requests sent (attempts, retries included).
+    pub requests: Count,
+    /// Attempts that were retried.
+    pub retries: Count,
+    /// Answers with status 429.
+    pub rate_limited: Count,
+    /// Response body bytes received.
+    pub bytes: Count,
+}
+
+/// How to reach one workspace.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// The App API key.
+    pub api_key: Secret,
+    /// Requests per second for this key.
+    pub rate_limit: f64,
+    /// Retry settings.
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// A configuration from a credential and optional overrides (the table's options).
+    pub fn from_credential(
+        credential: &Credential,
+        region: Option<Region>,
+        base_url: Option<&str>,
+        rate_limit: Option<f64>,
+    ) -> Self {
+        let base_url = base_url
+            .map(str::to_string)
+            .or_else(|| match region {
+                // An explicit region wins over the credential's base URL.
+                Some(r) => Some(r.base_url().to_string()),
+                None => credential.base_url.clone(),
+            })
+            .unwrap_or_else(|| credential.region.unwrap_or_default().base_url().to_string());
+        ClientConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: credential.api_key.clone(),
+            rate_limit: rate_limit.unwrap_or(DEFAULT_RATE_LIMIT),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .user_agent(concat!("datafusion-customerio/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+});
+
+/// A client for one workspace (one API key).
+#[derive(Clone)]
+pub struct Client {
+    config: ClientConfig,
+    limiter: Arc<RateLimiter>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.config.base_url)
+            .finish()
+    }
+}
+
+/// What one attempt came to.
+enum Attempt<T> {
+    Done(T),
+    /// Retry after at least this long (zero: as soon as the limiter allows).
+    Retry {
+        wait: Option<Duration>,
+        last: String,
+        rate_limited: bool,
+    },
+    Fail(Error),
+}
+
+impl Client {
+    /// A client sharing the process-wide limiter of its key.
+    pub fn new(config: ClientConfig) -> Self {
+        let limiter = ratelimit::limiter_for(&config.api_key);
+        Client { config, limiter }
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+
+    /// `GET path?query`, decoded as `T`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        stats: &RequestStats,
+    ) -> Result<T> {
+        self.send(Method::GET, path, query, None, stats).await
+    }
+
+    /// `POST path?query` with a JSON body, decoded as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        body: &serde_json::Value,
+        stats: &RequestStats,
+    ) -> Result<T> {
+        self.send(Method::POST, path, query, Some(body), stats)
+            .await
+    }
+
+    /// Sends a request with rate limiting and retries, and decodes the answer.
+    ///
+    /// 429 waits for `Retry-After` (pausing every request of the key), else backs off; 408, 5xx,
+    /// transport errors, timeouts and bodies that fail mid-read or do not parse are retried with
+    /// jittered exponential backoff, at most `max_attempts` times and within `deadline`; any other
+    /// status fails at once with Customer.io's `errors[].detail`.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        stats: &RequestStats,
+    ) -> Result<T> {
+        let endpoint = format!("{method} {path}");
+        let policy = &self.config.retry;
+        let started = Instant::now();
+        let (mut failures, mut throttled) = (0u32, 0u32);
+        loop {
+            self.limiter.acquire(self.config.rate_limit).await;
+            stats.requests.add(1);
+            let outcome = self
+                .attempt(&method, path, query, body, &endpoint, stats)
+                .await;
+            let (wait, last, rate_limited) = match outcome {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry {
+                    wait,
+                    last,
+                    rate_limited,
+                } => (wait, last, rate_limited),
+            };
+            let attempts = failures + throttled + 1;
+            let wait = if rate_limited {
+                throttled += 1;
+                stats.rate_limited.add(1);
+                let wait = wait.unwrap_or_else(|| policy.backoff(throttled));
+                self.limiter.pause_for(wait);
+                wait
+            } else {
+                failures += 1;
+                policy.backoff(failures)
+            };
+            let out_of_time = started.elapsed() + wait > policy.deadline;
+            if failures >= policy.max_attempts || throttled > policy.max_rate_limited || out_of_time
+            {
+                return Err(Error::RetriesExhausted {
+                    endpoint,
+                    attempts,
+                    elapsed: started.elapsed(),
+                    last,
+                });
+            }
+            stats.retries.add(1);
+            tracing::debug!(%endpoint, attempts, ?wait, %last, "retrying");
+            if !rate_limited {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        endpoint: &str,
+        stats: &RequestStats,
+    ) -> Attempt<T> {
+        let url = format!("{}{}", self.config.base_url, path);
+        let mut req = HTTP
+            .request(method.clone(), &url)
+            .bearer_auth(self.config.api_key.expose())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(self.config.retry.attempt_timeout)
+            .query(query);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return self.transport_retry(e),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return self.transport_retry(e),
+        };
+        stats.bytes.add(bytes.len());
+        if status == 429 {
+            return Attempt::Retry {
+                wait: retry_after,
+                last: "HTTP 429 (rate limited)".to_string(),
+                rate_limited: true,
+            };
+        }
+        if retry::is_transient(status) {
+            let detail = self.scrub(&error_detail(&bytes));
+            return Attempt::Retry {
+                wait: None,
+                last: format!("HTTP {status}: {detail}"),
+                rate_limited: false,
+            };
+        }
+        if !(200..300).contains(&status) {
+            let detail = self.scrub(&error_detail(&bytes));
+            return Attempt::Fail(Error::Api {
+                endpoint: endpoint.to_string(),
+                status,
+                detail,
+            });
+        }
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Ok(v) => match de.end() {
+                Ok(()) => Attempt::Done(v),
+                Err(e) => Attempt::Retry {
+                    wait: None,
+                    last: format!("HTTP {status} with trailing data after the JSON ({e})"),
+                    rate_limited: false,
+                },
+            },
+            Err(e) if e.inner().is_syntax() || e.inner().is_eof() => Attempt::Retry {
+                wait: None,
+                last: format!("HTTP {status} with an unreadable body ({})", e.inner()),
+                rate_limited: false,
+            },
+            Err(e) => Attempt::Fail(Error::Malformed {
+                endpoint: endpoint.to_string(),
+                detail: self.scrub(&format!("at {}: {}", e.path(), e.inner())),
+            }),
+        }
+    }
+
+    fn transport_retry<T>(&self, e: reqwest::Error) -> Attempt<T> {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else if e.is_body() || e.is_decode() {
+            "body cut off"
+        } else {
+            "transport error"
+        };
+        // reqwest's message names the URL (never the header); keep the source chain short.
+        let mut msg = format!("{kind}: {e}");
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        Attempt::Retry {
+            wait: None,
+            last: self.scrub(&msg),
+            rate_limited: false,
+        }
+    }
+
+    /// Removes the key from text that came from elsewhere (a server may echo headers back).
+    fn scrub(&self, text: &str) -> String {
+        let key = self.config.api_key.expose();
+        if key.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(key, "***")
+        }
+    }
+}
+
+/// Customer.io's error text from a body: `errors[].detail` (2026), `meta.errors` (2022),
+/// `error`/`message` strings, a bare JSON string, or a short excerpt of anything else.
+pub fn error_detail(body: &[u8]) -> String {
+    use serde_json::Value;
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        if let Some(errors) = v.get("errors").and_then(Value::as_array) {
+            let details: Vec<String> = errors
+                .iter()
+                .filter_map(|e| e.get("detail").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            if !details.is_empty() {
+                return details.join("; ");
+            }
+        }
+        if let Some(errors) = v.pointer("/meta/errors").and_then(Value::as_array) {
+            let details: Vec<String> = errors
+                .iter()
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect();
+            if !details.is_empty() {
+                return details.join("; ");
+            }
+        }
+        for field in ["error", "message"] {
+            if let Some(s) = v.get(field).and_then(Value::as_str) {
+                return s.to_string();
+            }
+        }
+        if let Some(s) = v.as_str() {
+            return s.to_string();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty body)".to_string();
+    }
+    let excerpt: String = text.chars().take(200).collect();
+    let excerpt = excerpt.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 200 {
+        format!("{excerpt}...")
+    } else {
+        excerpt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_details_in_every_shape() {
+        assert_eq!(
+            error_detail(br#"{"errors":[{"detail":"unauthorized","status":"401"}]}"#),
+            "unauthorized"
+        );
+        assert_eq!(
+            error_detail(br#"{"meta":{"errors":["bad filter"]}}"#),
+            "bad filter"
+        );
+        assert_eq!(error_detail(br#""Segment not found""#), "Segment not found");
+        assert_eq!(error_detail(br#"{"error":"nope"}"#), "nope");
+        assert_eq!(
+            error_detail(b"<html>\n<b>502</b></html>"),
+            "<html> <b>502</b></html>"
+        );
+        assert_eq!(error_detail(b""), "(empty body)");
+    }
+
+    #[test]
+    fn base_url_precedence() {
+        let cred = Credential::new("k").with_region(Region::Eu);
+        assert_eq!(
+            ClientConfig::from_credential(&cred, None, None, None).base_url,
+            "https://api-eu.customer.io"
+        );
+        let cred = cred.with_base_url("http://127.0.0.1:9/");
+        assert_eq!(
+            ClientConfig::from_credential(&cred, None, None, None).base_url,
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(
+            ClientConfig::from_credential(&cred, Some(Region::Us), None, None).base_url,
+            "https://api.customer.io"
+        );
+        assert_eq!(
+            ClientConfig::from_credential(&cred, Some(Region::Us), Some("http://x:1"), Some(3.0))
+                .base_url,
+            "http://x:1"
+        );
+        let dbg = format!(
+            "{:?}",
+            ClientConfig::from_credential(&Credential::new("canary-key"), None, None, None)
+        );
+        assert!(!dbg.contains("canary"), "{dbg}");
+    }
+}

@@ -1,0 +1,97 @@
+//! The crate's one error type. It is converted to a `DataFusionError` only at the provider
+//! boundary. No variant ever holds an API key: messages name the credential, never the secret.
+
+use std::time::Duration;
+
+/// What can go wrong between a SQL statement and Customer.io.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A table option is unknown, repeated or has a bad value. Raised at CREATE time.
+    #[error("{0}")]
+    Option(String),
+
+    /// A credential could not be found or read.
+    #[error("{0}")]
+    Credential(String),
+
+    /// Customer.io answered with an error status that retrying cannot fix.
+    #[error("{endpoint} failed with HTTP {status}: {detail}")]
+    Api {
+        /// Method and path, e.g. `GET /v1/campaigns/12/metrics`.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// Customer.io's `errors[].detail` (joined), or a short description of the body.
+        detail: String,
+    },
+
+    /// Retrying did not succeed within the allowed attempts or the overall deadline.
+    #[error(
+        "{endpoint} failed after {attempts} attempts in {:.1}s; last error: {last}",
+        elapsed.as_secs_f64()
+    )]
+    RetriesExhausted {
+        /// Method and path.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent, from the first attempt.
+        elapsed: Duration,
+        /// The last status or transport error.
+        last: String,
+    },
+
+    /// A response that parsed as HTTP but not as what the endpoint documents.
+    #[error("{endpoint} returned a response that does not match the API: {detail}")]
+    Malformed {
+        /// Method and path.
+        endpoint: String,
+        /// What did not match, with the JSON path where known.
+        detail: String,
+    },
+
+    /// The API repeated a pagination cursor: reading on would loop forever.
+    #[error(
+        "{endpoint} returned the pagination cursor '{cursor}' twice; stopping to avoid an endless loop"
+    )]
+    RepeatedCursor {
+        /// Method and path.
+        endpoint: String,
+        /// The repeated cursor.
+        cursor: String,
+    },
+
+    /// An export ended badly (failed, timed out, or its file could not be read).
+    #[error("{0}")]
+    Export(String),
+
+    /// Anything raised by Arrow or DataFusion while building results.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
+    /// Local I/O (credentials file, outputs).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Error {
+    /// An option error, formatted by the caller.
+    pub fn option(msg: impl Into<String>) -> Self {
+        Error::Option(msg.into())
+    }
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for datafusion::error::DataFusionError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::DataFusion(inner) => inner,
+            Error::Option(msg) | Error::Credential(msg) => {
+                datafusion::error::DataFusionError::Plan(msg)
+            }
+            other => datafusion::error::DataFusionError::External(Box::new(other)),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `CREATE EXTERNAL TABLE t STORED AS CUSTOMERIO LOCATION '<report>' OPTIONS (...)`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProviderFactory};
+use datafusion::datasource::TableProvider;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::CreateExternalTable;
+
+use super::CustomerIoTable;
+use crate::clock::Clock;
+use crate::credentials::Credentials;
+use crate::options::{Report, TableOptions};
+
+/// Builds Customer.io tables from DDL. Registered under `CUSTOMERIO` by [`crate::CustomerIo`].
+#[derive(Debug, Clone)]
+pub struct CustomerIoFactory {
+    credentials: Arc<Credentials>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CustomerIoFactory {
+    /// A factory resolving keys from `credentials`.
+    pub fn new(credentials: Arc<Credentials>, clock: Arc<dyn Clock>) -> Self {
+        CustomerIoFactory { credentials, clock }
+    }
+}
+
+#[async_trait]
+impl TableProviderFactory for CustomerIoFactory {
+    async fn create(
+        &self,
+        _state: &dyn Session,
+        cmd: &CreateExternalTable,
+    ) -> DfResult<Arc<dyn TableProvider>> {
+        let table = cmd.name.to_string();
+        let location = match cmd.locations.as_slice() {
+            [one] => one,
+            _ => {
+                return Err(DataFusionError::Plan(format!(
+                    "table {table}: give exactly one LOCATION, the report name"
+                )));
+            }
+        };
+        let report: Report = location.parse().map_err(|e| context(&table, e))?;
+        let unsupported = [
+            (!cmd.schema.fields().is_empty(), "a column list"),
+            (!cmd.table_partition_cols.is_empty(), "PARTITIONED BY"),
+            (!cmd.order_exprs.is_empty(), "WITH ORDER"),
+            (cmd.unbounded, "UNBOUNDED"),
+            (!cmd.constraints.is_empty(), "constraints"),
+            (!cmd.column_defaults.is_empty(), "column defaults"),
+        ];
+        if let Some((_, what)) = unsupported.iter().find(|(present, _)| *present) {
+            return Err(DataFusionError::Plan(format!(
+                "table {table}: report {report} does not support {what}; its columns are fixed \
+                 (see DESCRIBE {table} after creating it without {what})"
+            )));
+        }
+        let options = TableOptions::parse(report, &cmd.options).map_err(|e| context(&table, e))?;
+        let provider = CustomerIoTable::try_new(options, &self.credentials, self.clock.clone())
+            .map_err(|e| context(&table, e))?;
+        Ok(Arc::new(provider))
+    }
+}
+
+fn context(table: &str, e: crate::error::Error) -> DataFusionError {
+    DataFusionError::Plan(format!("table {table}: {e}"))
+}

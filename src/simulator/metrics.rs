@@ -1,0 +1,430 @@
+//! Deterministic delivery metrics. A bucket's numbers are a pure function of
+//! `(seed, workspace, campaign|newsletter, id, period, bucket start)`, so version 1 and version 2
+//! of an endpoint agree on any bucket they share and repeated calls never change.
+//!
+//! Within a bucket the counts are consistent: `created >= attempted >= sent >= delivered >=
+//! opened >= clicked`, `human_* + machine_*/prefetch_* = total`, unique link clicks never exceed
+//! total link clicks, and nothing happens before a campaign starts sending.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::data::{Link, Sender};
+use super::hash::Key;
+use crate::period::Period;
+
+/// The 26 series keys of the 2026 spec, sorted.
+pub(crate) const SERIES_KEYS: [&str; 26] = [
+    "attempted",
+    "bounced",
+    "clicked",
+    "converted",
+    "created",
+    "deferred",
+    "delivered",
+    "drafted",
+    "failed",
+    "human_clicked",
+    "human_opened",
+    "link_untracked",
+    "machine_clicked",
+    "open_untracked",
+    "opened",
+    "prefetch_opened",
+    "replied",
+    "sent",
+    "spammed",
+    "suppressed",
+    "topic_unsubscribed",
+    "tracking_consent_denied",
+    "tracking_consent_granted",
+    "undeliverable",
+    "unsubscribed",
+    "untracked",
+];
+
+/// Index of a key in [`SERIES_KEYS`].
+fn ix(name: &str) -> usize {
+    SERIES_KEYS.iter().position(|k| *k == name).unwrap_or(0)
+}
+
+const DAY: f64 = 86_400.0;
+/// Newsletter activity decays with this time constant (days) after the send.
+const NEWSLETTER_DECAY_DAYS: f64 = 2.0;
+/// Trickle of late opens and clicks after a newsletter's send, relative to its peak.
+const NEWSLETTER_TAIL: f64 = 0.01;
+
+/// The nominal length of a bucket in days. Using a nominal length (not the zone's real one)
+/// keeps a bucket's numbers a function of its period and start only.
+fn nominal_days(period: Period) -> f64 {
+    match period {
+        Period::Hours => 1.0 / 24.0,
+        Period::Days => 1.0,
+        Period::Weeks => 7.0,
+        Period::Months => 30.44,
+    }
+}
+
+/// Sends expected in `[start, start + len)`: the integral of the sender's activity rate.
+fn expected_sends(s: &Sender, start: f64, len_days: f64) -> f64 {
+    let Some(from) = s.active_from else {
+        return 0.0;
+    };
+    let end = start + len_days * DAY;
+    let from = from as f64;
+    let lo = start.max(from);
+    let hi = match s.active_until {
+        Some(until) => end.min(until as f64),
+        None => end,
+    };
+    if hi <= lo {
+        return 0.0;
+    }
+    let (a, b) = ((lo - from) / DAY, (hi - from) / DAY);
+    let integral = match s.kind {
+        super::data::Kind::Campaign => b - a,
+        super::data::Kind::Newsletter => {
+            let tau = NEWSLETTER_DECAY_DAYS;
+            tau * ((-a / tau).exp() - (-b / tau).exp()) + NEWSLETTER_TAIL * (b - a)
+        }
+    };
+    s.daily_volume * integral
+}
+
+/// `n * p`, rounded up or down at random (unbiased), never above `n`.
+fn part(n: u64, p: f64, key: Key) -> u64 {
+    ((n as f64 * p.clamp(0.0, 1.0) + key.unit()).floor() as u64).min(n)
+}
+
+/// A rate in `lo..hi` that is fixed for the sender (its "personality") with a little jitter.
+fn rate(sender_key: Key, bucket_key: Key, name: &str, lo: f64, hi: f64) -> f64 {
+    let base = lo + (hi - lo) * sender_key.str(name).unit();
+    base * (0.85 + 0.3 * bucket_key.str(name).str("jitter").unit())
+}
+
+fn sender_key(root: Key, s: &Sender) -> Key {
+    root.str("metrics").str(s.kind.as_str()).u64(s.id)
+}
+
+fn bucket_key(root: Key, s: &Sender, period: Period, start: DateTime<Utc>) -> Key {
+    sender_key(root, s)
+        .str(period.as_str())
+        .i64(start.timestamp())
+}
+
+/// The 26 counts of one bucket, in [`SERIES_KEYS`] order.
+pub(crate) fn bucket_counts(
+    root: Key,
+    s: &Sender,
+    period: Period,
+    start: DateTime<Utc>,
+) -> [u64; 26] {
+    let mut c = [0u64; 26];
+    let sk = sender_key(root, s);
+    let bk = bucket_key(root, s, period, start);
+    let expected = expected_sends(s, start.timestamp() as f64, nominal_days(period));
+    if expected <= 0.0 || bk.str("quiet").chance(0.08) {
+        return c;
+    }
+    let noisy = expected * (0.6 + 0.8 * bk.str("noise").unit());
+    let sent = (noisy + bk.str("round").unit()).floor() as u64;
+    if sent == 0 {
+        return c;
+    }
+    let ch = s.channel;
+    let email = ch == "email";
+    let opens = matches!(ch, "email" | "push" | "in_app" | "inbox");
+    let clicks = opens || ch == "twilio";
+    let r = |name: &str, lo: f64, hi: f64| rate(sk, bk, name, lo, hi);
+    let p = |name: &str| bk.str(name).str("part");
+
+    let failed = part(sent, r("failed", 0.0, 0.03), p("failed"));
+    let suppressed = part(sent, r("suppressed", 0.0, 0.01), p("suppressed"));
+    let bounced = if email {
+        part(sent, r("bounced", 0.005, 0.03), p("bounced"))
+    } else {
+        0
+    };
+    let undeliverable = if email || ch == "twilio" {
+        part(
+            sent - bounced,
+            r("undeliverable", 0.0, 0.01),
+            p("undeliverable"),
+        )
+    } else {
+        0
+    };
+    let delivered = sent - bounced - undeliverable;
+    let opened = if opens {
+        part(delivered, r("opened", 0.15, 0.6), p("opened"))
+    } else {
+        0
+    };
+    let human_opened = part(opened, r("human_opened", 0.7, 0.95), p("human_opened"));
+    let click_base = if ch == "twilio" { delivered } else { opened };
+    let clicked = if clicks {
+        part(click_base, r("clicked", 0.05, 0.35), p("clicked"))
+    } else {
+        0
+    };
+    let human_clicked = part(clicked, r("human_clicked", 0.8, 0.97), p("human_clicked"));
+
+    c[ix("sent")] = sent;
+    c[ix("failed")] = failed;
+    c[ix("attempted")] = sent + failed;
+    c[ix("suppressed")] = suppressed;
+    c[ix("created")] = sent + failed + suppressed;
+    c[ix("deferred")] = part(sent, r("deferred", 0.0, 0.02), p("deferred"));
+    c[ix("bounced")] = bounced;
+    c[ix("undeliverable")] = undeliverable;
+    c[ix("delivered")] = delivered;
+    c[ix("opened")] = opened;
+    c[ix("human_opened")] = human_opened;
+    c[ix("prefetch_opened")] = opened - human_opened;
+    c[ix("open_untracked")] = if email {
+        part(
+            delivered,
+            r("open_untracked", 0.0, 0.03),
+            p("open_untracked"),
+        )
+    } else {
+        0
+    };
+    c[ix("clicked")] = clicked;
+    c[ix("human_clicked")] = human_clicked;
+    c[ix("machine_clicked")] = clicked - human_clicked;
+    c[ix("link_untracked")] = part(clicked, r("link_untracked", 0.0, 0.05), p("link_untracked"));
+    c[ix("converted")] = part(clicked, r("converted", 0.05, 0.3), p("converted"));
+    c[ix("spammed")] = if email {
+        part(delivered, r("spammed", 0.0, 0.003), p("spammed"))
+    } else {
+        0
+    };
+    c[ix("unsubscribed")] = if opens {
+        part(delivered, r("unsubscribed", 0.0, 0.008), p("unsubscribed"))
+    } else {
+        0
+    };
+    c[ix("topic_unsubscribed")] = if email {
+        part(
+            delivered,
+            r("topic_unsubscribed", 0.0, 0.004),
+            p("topic_unsubscribed"),
+        )
+    } else {
+        0
+    };
+    c[ix("replied")] = if ch == "twilio" {
+        part(delivered, r("replied", 0.0, 0.05), p("replied"))
+    } else {
+        0
+    };
+    c[ix("untracked")] = part(sent, r("untracked", 0.0, 0.01), p("untracked"));
+    if email || ch == "in_app" {
+        c[ix("tracking_consent_granted")] = part(
+            delivered,
+            r("consent_granted", 0.0, 0.02),
+            p("consent_granted"),
+        );
+        c[ix("tracking_consent_denied")] = part(
+            delivered,
+            r("consent_denied", 0.0, 0.005),
+            p("consent_denied"),
+        );
+    }
+    c
+}
+
+/// The `series` object for `buckets`: 26 arrays, one value per bucket. When `channel` names a
+/// channel other than the sender's, every value is 0.
+pub(crate) fn series(
+    root: Key,
+    s: &Sender,
+    period: Period,
+    buckets: &[DateTime<Utc>],
+    channel: Option<&str>,
+) -> Value {
+    let matches = channel.is_none_or(|c| c == s.channel);
+    let rows: Vec<[u64; 26]> = buckets
+        .iter()
+        .map(|b| {
+            if matches {
+                bucket_counts(root, s, period, *b)
+            } else {
+                [0; 26]
+            }
+        })
+        .collect();
+    let mut out = Map::new();
+    for (i, key) in SERIES_KEYS.iter().enumerate() {
+        out.insert(
+            (*key).to_string(),
+            json!(rows.iter().map(|r| r[i]).collect::<Vec<_>>()),
+        );
+    }
+    Value::Object(out)
+}
+
+/// `(clicked, human_clicked, machine_clicked)` of each link in one bucket. Total clicks are shared
+/// out of the sender's `clicked`; unique clicks are a fraction of the totals.
+fn link_counts(
+    root: Key,
+    s: &Sender,
+    links: &[Link],
+    period: Period,
+    start: DateTime<Utc>,
+    unique: bool,
+) -> Vec<[u64; 3]> {
+    let mut remaining = bucket_counts(root, s, period, start)[ix("clicked")];
+    let sk = sender_key(root, s).str("links");
+    let bk = bucket_key(root, s, period, start).str("links");
+    let weights: Vec<f64> = links.iter().map(|l| 0.2 + sk.u64(l.id).unit()).collect();
+    let mut weight_left: f64 = weights.iter().sum::<f64>() * 1.1; // ~10% of clicks hit no tracked link
+    links
+        .iter()
+        .zip(&weights)
+        .map(|(l, w)| {
+            let k = bk.u64(l.id);
+            let total = part(remaining, w / weight_left, k.str("share"));
+            remaining -= total;
+            weight_left -= w;
+            let clicked = if unique {
+                part(
+                    total,
+                    0.6 + 0.35 * k.str("unique").unit(),
+                    k.str("unique_part"),
+                )
+            } else {
+                total
+            };
+            let human = part(
+                clicked,
+                0.8 + 0.17 * k.str("human").unit(),
+                k.str("human_part").str(if unique { "u" } else { "t" }),
+            );
+            [clicked, human, clicked - human]
+        })
+        .collect()
+}
+
+/// The `links` array of a link-metrics answer.
+pub(crate) fn link_series(
+    root: Key,
+    s: &Sender,
+    links: &[Link],
+    period: Period,
+    buckets: &[DateTime<Utc>],
+    unique: bool,
+) -> Value {
+    let per_bucket: Vec<Vec<[u64; 3]>> = buckets
+        .iter()
+        .map(|b| link_counts(root, s, links, period, *b, unique))
+        .collect();
+    let items: Vec<Value> = links
+        .iter()
+        .enumerate()
+        .map(|(j, l)| {
+            let col = |m: usize| per_bucket.iter().map(|row| row[j][m]).collect::<Vec<_>>();
+            json!({
+                "link": {"id": l.id, "href": l.href},
+                "metric": {"series": {"clicked": col(0), "human_clicked": col(1), "machine_clicked": col(2)}},
+            })
+        })
+        .collect();
+    json!({ "links": items })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::EASTERN;
+    use crate::simulator::WorkspaceSpec;
+    use crate::simulator::data::{Catalog, Kind};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn senders(c: &Catalog) -> Vec<Sender> {
+        c.campaign_ids()
+            .filter_map(|id| c.campaign_sender(id))
+            .chain((1..=c.newsletter_count()).filter_map(|id| c.newsletter_sender(id)))
+            .collect()
+    }
+
+    #[test]
+    fn counts_are_ordered_and_split_consistently() {
+        let c = Catalog::new(42, WorkspaceSpec::default_us());
+        let mut nonzero = 0;
+        for s in senders(&c) {
+            for period in Period::ALL {
+                let start = s.active_from.unwrap_or(s.created);
+                let first = period.floor(DateTime::from_timestamp(start, 0).unwrap(), EASTERN);
+                for b in 0..30 {
+                    let t = period.add(first, b, EASTERN);
+                    let v = bucket_counts(c.root, &s, period, t);
+                    let g = |k: &str| v[ix(k)];
+                    assert!(g("created") >= g("attempted") && g("attempted") >= g("sent"));
+                    assert!(g("sent") >= g("delivered") && g("delivered") >= g("opened"));
+                    assert_eq!(g("human_clicked") + g("machine_clicked"), g("clicked"));
+                    assert_eq!(g("human_opened") + g("prefetch_opened"), g("opened"));
+                    if g("sent") > 0 {
+                        nonzero += 1;
+                    }
+                    let links = c.links(s.kind, s.id);
+                    let total = link_counts(c.root, &s, &links, period, t, false);
+                    let uniq = link_counts(c.root, &s, &links, period, t, true);
+                    assert!(total.iter().map(|l| l[0]).sum::<u64>() <= g("clicked"));
+                    for (t, u) in total.iter().zip(&uniq) {
+                        assert!(u[0] <= t[0]);
+                        assert_eq!(t[1] + t[2], t[0]);
+                        assert_eq!(u[1] + u[2], u[0]);
+                    }
+                }
+            }
+        }
+        assert!(
+            nonzero > 100,
+            "the demo data should not be all zeros ({nonzero})"
+        );
+    }
+
+    #[test]
+    fn nothing_before_the_start_and_drafts_are_empty() {
+        let c = Catalog::new(42, WorkspaceSpec::default_us());
+        for s in senders(&c) {
+            let before = DateTime::from_timestamp(s.created - 40 * 86_400, 0).unwrap();
+            let b = Period::Days.floor(before, EASTERN);
+            assert_eq!(bucket_counts(c.root, &s, Period::Days, b), [0; 26]);
+            if s.active_from.is_none() {
+                let now = utc("2026-01-15T00:00:00Z");
+                assert_eq!(bucket_counts(c.root, &s, Period::Months, now), [0; 26]);
+            }
+        }
+    }
+
+    #[test]
+    fn channel_filter_zeroes_other_channels() {
+        let c = Catalog::new(42, WorkspaceSpec::default_us());
+        let s = c.campaign_sender(1).unwrap();
+        let buckets = Period::Months.v1_buckets(12, utc("2025-12-15T00:00:00Z"));
+        let all = series(c.root, &s, Period::Months, &buckets, None);
+        let own = series(c.root, &s, Period::Months, &buckets, Some(s.channel));
+        assert_eq!(all, own);
+        let other = if s.channel == "email" {
+            "push"
+        } else {
+            "email"
+        };
+        let none = series(c.root, &s, Period::Months, &buckets, Some(other));
+        assert!(
+            none.as_object()
+                .unwrap()
+                .values()
+                .flat_map(|v| v.as_array().unwrap())
+                .all(|x| x == 0)
+        );
+        assert_eq!(none.as_object().unwrap().len(), 26);
+        let _ = Kind::Campaign;
+    }
+}

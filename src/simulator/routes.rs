@@ -1,0 +1,336 @@
+//! The router of one host and the `/v1` request pipeline:
+//! count → auth (401) → scripted answer → rate limit (429) → latency → random fault → handler.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde_json::json;
+
+use super::error::{ApiError, error_body, json_response};
+use super::faults::{self, Fault, ScriptKind};
+use super::hash::Key;
+use super::limits::format_rate;
+use super::state::SimState;
+use super::{Region, ScriptedResponse, api_catalog, api_metrics, api_people, exports};
+
+/// The state of the `/v1` gate of one route.
+#[derive(Clone)]
+struct Gate {
+    state: Arc<SimState>,
+    region: Region,
+    operation: &'static str,
+}
+
+/// The router of `region`'s host.
+pub(crate) fn router(state: Arc<SimState>, region: Region) -> Router {
+    let op = |operation: &'static str, route: MethodRouter<Arc<SimState>>| {
+        let gate = Gate {
+            state: state.clone(),
+            region,
+            operation,
+        };
+        route.route_layer(from_fn_with_state(gate, gate_v1))
+    };
+    Router::new()
+        .route(
+            "/v1/campaigns",
+            op("listCampaigns", get(api_catalog::list_campaigns)),
+        )
+        .route(
+            "/v1/campaigns/{id}",
+            op("getCampaigns", get(api_catalog::get_campaign)),
+        )
+        .route(
+            "/v1/campaigns/{id}/actions",
+            op(
+                "listCampaignActions",
+                get(api_catalog::list_campaign_actions),
+            ),
+        )
+        .route(
+            "/v1/campaigns/{id}/metrics",
+            op("campaignMetrics", get(api_metrics::campaign_metrics)),
+        )
+        .route(
+            "/v1/campaigns/{id}/metrics/links",
+            op("campaignLinkMetrics", get(api_metrics::campaign_links)),
+        )
+        .route(
+            "/v1/newsletters",
+            op("listNewsletters", get(api_catalog::list_newsletters)),
+        )
+        .route(
+            "/v1/newsletters/{id}",
+            op("getNewsletters", get(api_catalog::get_newsletter)),
+        )
+        .route(
+            "/v1/newsletters/{id}/metrics",
+            op("getNewsletterMetrics", get(api_metrics::newsletter_metrics)),
+        )
+        .route(
+            "/v1/newsletters/{id}/metrics/links",
+            op("getNewsletterLinks", get(api_metrics::newsletter_links)),
+        )
+        .route(
+            "/v1/segments",
+            op("listSegments", get(api_catalog::list_segments)),
+        )
+        .route(
+            "/v1/customers",
+            op("getPeopleFilter", post(api_people::search)),
+        )
+        .route(
+            "/v1/customers/attributes",
+            op("getPeopleById", post(api_people::batch_attributes)),
+        )
+        .route(
+            "/v1/customers/{id}/attributes",
+            op("getPersonAttributes", get(api_people::person_attributes)),
+        )
+        .route("/v1/exports", op("listExports", get(exports::list)))
+        .route(
+            "/v1/exports/customers",
+            op("exportPeopleData", post(exports::create_people)),
+        )
+        .route(
+            "/v1/exports/deliveries",
+            op("exportDeliveriesData", post(exports::create_deliveries)),
+        )
+        .route("/v1/exports/{id}", op("getExport", get(exports::get)))
+        .route(
+            "/v1/exports/{id}/download",
+            op("downloadExport", get(exports::download)),
+        )
+        .route(exports::FILE_ROUTE, get(exports::file))
+        .route("/__sim/stats", get(sim_stats))
+        .route("/__sim/reset", post(sim_reset))
+        .route("/__sim/script", post(sim_script))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Counts the request and its answer around the rest of the pipeline.
+async fn gate_v1(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    let state = gate.state.clone();
+    state.record(|s| *s.requests.entry(gate.operation.to_string()).or_default() += 1);
+    let resp = pipeline(&gate, req, next).await;
+    record_status(&state, resp.status());
+    resp
+}
+
+/// Counts an answer's status (and 429s).
+pub(crate) fn record_status(state: &SimState, status: StatusCode) {
+    state.record(|s| {
+        *s.statuses.entry(status.as_u16().to_string()).or_default() += 1;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            s.rate_limited += 1;
+        }
+    });
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, key) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+}
+
+async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
+    let state = &gate.state;
+    let Some(ws) = bearer(req.headers())
+        .and_then(|key| state.workspace_by_key(key))
+        .filter(|ws| ws.spec.region == gate.region)
+        .cloned()
+    else {
+        return ApiError::unauthorized().into_response();
+    };
+    state.record(|s| *s.by_workspace.entry(ws.spec.name.clone()).or_default() += 1);
+    req.extensions_mut().insert(ws.clone());
+    req.extensions_mut().insert(gate.region);
+
+    if let Some(script) = state.take_script(gate.operation, &ws.spec.name) {
+        state.record(|s| s.faults_injected += 1);
+        match script.kind {
+            ScriptKind::Delay(d) => tokio::time::sleep(d).await,
+            _ => return scripted(state, script, req, next).await,
+        }
+    }
+    if !ws.bucket.try_acquire() {
+        return rate_limited(state, Some(1));
+    }
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    let n = state.next_fault_number();
+    let (fault, slow) = state.config.faults.decide(state.config.seed, n);
+    let injected = u64::from(fault.is_some()) + u64::from(slow.is_some());
+    if injected > 0 {
+        state.record(|s| s.faults_injected += injected);
+    }
+    if let Some(delay) = slow {
+        tokio::time::sleep(delay).await;
+    }
+    match fault {
+        None => next.run(req).await,
+        Some(Fault::Error5xx) => faults::unavailable(&state.reference()),
+        Some(kind) => {
+            let (status, content_type, body) = normal_answer(req, next).await;
+            match kind {
+                Fault::Reset => faults::reset(status, content_type, body),
+                Fault::Truncate => faults::truncate(status, content_type, body),
+                _ => {
+                    let html = Key::new(state.config.seed).str("html").u64(n).chance(0.5);
+                    faults::malformed(status, html, body)
+                }
+            }
+        }
+    }
+}
+
+/// Runs the handler and collects its answer.
+async fn normal_answer(req: Request, next: Next) -> (StatusCode, Option<HeaderValue>, Bytes) {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let body = to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    (status, content_type, body)
+}
+
+/// A 429 in the vendor shape.
+fn rate_limited(state: &SimState, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let body = error_body(
+        status,
+        &format!(
+            "rate limited to {} requests per 1s (reference {})",
+            format_rate(state.config.rate_limit),
+            state.reference()
+        ),
+    );
+    let mut resp = json_response(status, body);
+    if let Some(secs) = retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+async fn scripted(
+    state: &SimState,
+    script: ScriptedResponse,
+    req: Request,
+    next: Next,
+) -> Response {
+    let status = StatusCode::from_u16(script.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = match script.kind {
+        ScriptKind::Reset | ScriptKind::Truncate => {
+            let (_, content_type, body) = normal_answer(req, next).await;
+            return if script.kind == ScriptKind::Reset {
+                faults::reset(status, content_type, body)
+            } else {
+                faults::truncate(status, content_type, body)
+            };
+        }
+        ScriptKind::Malformed => match script.body {
+            Some(body) => {
+                let mut resp = (status, body).into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                resp
+            }
+            None => faults::malformed(status, true, Bytes::new()),
+        },
+        ScriptKind::Status | ScriptKind::Delay(_) => match script.body {
+            Some(body) => json_response(status, body),
+            None if status == StatusCode::TOO_MANY_REQUESTS => {
+                return rate_limited(state, script.retry_after);
+            }
+            None if status.as_u16() >= 400 => json_response(
+                status,
+                error_body(
+                    status,
+                    &format!(
+                        "{} (reference {})",
+                        status.canonical_reason().unwrap_or("error").to_lowercase(),
+                        state.reference()
+                    ),
+                ),
+            ),
+            None => {
+                let mut resp = next.run(req).await;
+                *resp.status_mut() = status;
+                resp
+            }
+        },
+    };
+    if let Some(secs) = script.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+async fn sim_stats(State(state): State<Arc<SimState>>) -> Response {
+    json_response(StatusCode::OK, json!(state.stats()).to_string())
+}
+
+async fn sim_reset(State(state): State<Arc<SimState>>) -> StatusCode {
+    state.reset_stats();
+    StatusCode::NO_CONTENT
+}
+
+/// Queues scripted answers: a JSON list of `ScriptedResponse` (or one object).
+async fn sim_script(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return ApiError::bad_request(format!("script body must be JSON: {e}")).into_response();
+        }
+    };
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut steps = Vec::with_capacity(items.len());
+    for (n, item) in items.into_iter().enumerate() {
+        match serde_json::from_value::<ScriptedResponse>(item) {
+            Ok(step) => steps.push(step),
+            Err(e) => {
+                return ApiError::bad_request(format!("script entry {n}: {e}")).into_response();
+            }
+        }
+    }
+    let queued = steps.len();
+    for step in steps {
+        state.push_script(step);
+    }
+    json_response(StatusCode::OK, json!({ "queued": queued }).to_string())
+}
+
+async fn not_found(State(state): State<Arc<SimState>>, method: Method, uri: Uri) -> Response {
+    record_status(&state, StatusCode::NOT_FOUND);
+    ApiError::not_found(format!("not found: {method} {}", uri.path())).into_response()
+}
+
+async fn method_not_allowed(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    record_status(&state, StatusCode::METHOD_NOT_ALLOWED);
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+    .into_response()
+}

@@ -1,0 +1,5 @@
+//! One integration-test binary: every module runs against the in-process simulator over loopback.
+mod common;
+mod contract;
+mod simulator;
+mod tables;

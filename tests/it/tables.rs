@@ -1,0 +1,458 @@
+//! The campaigns and newsletters tables against the simulator: values equal what the simulator
+//! serves over its own API, pushdown and limits cut requests, bad options fail before any request.
+
+use std::collections::BTreeMap;
+
+use datafusion_customerio::period::Period;
+use datafusion_customerio::simulator::{Region, SimConfig, WorkspaceSpec};
+use serde_json::Value;
+
+use crate::common::*;
+
+fn campaigns_ddl(table: &str, key: &str, extra: &str) -> String {
+    format!(
+        "CREATE EXTERNAL TABLE {table} STORED AS CUSTOMERIO LOCATION 'campaigns' \
+         OPTIONS (key '{key}', rate_limit '500'{extra})"
+    )
+}
+
+/// `{id: series}` of one metric from the simulator's version-1 endpoint.
+async fn api_series(env: &Env, ws: &WorkspaceSpec, path: &str, metric: &str) -> Vec<i64> {
+    let v = env.api(ws, path).await;
+    v["metric"]["series"][metric]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: no series {metric}: {v}"))
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_rows_equal_the_apis_series() {
+    let ws = workspace("camp_rows", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    env.sql(&campaigns_ddl("c", "sim_us", ", period 'weeks', steps '6'"))
+        .await
+        .unwrap();
+
+    let list = env.api(&ws, "/v1/campaigns").await;
+    let ids: Vec<i64> = list["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), ws.campaigns as usize);
+
+    let batches = env
+        .sql(
+            "SELECT campaign_id, sent, opened, clicked, period_start FROM c \
+              ORDER BY campaign_id, period_start",
+        )
+        .await
+        .unwrap();
+    // One row per campaign and bucket: steps + 1 buckets, the last the current week.
+    assert_eq!(row_count(&batches), ids.len() * 7, "{}", pretty(&batches));
+    let table_ids = i64_column(&batches, 0);
+    let mut by_id: BTreeMap<i64, Vec<[Option<i64>; 3]>> = BTreeMap::new();
+    let (sent, opened, clicked) = (
+        i64_column(&batches, 1),
+        i64_column(&batches, 2),
+        i64_column(&batches, 3),
+    );
+    for i in 0..table_ids.len() {
+        by_id
+            .entry(table_ids[i].unwrap())
+            .or_default()
+            .push([sent[i], opened[i], clicked[i]]);
+    }
+    // The table reads version 2; the test reads version 1 of the same endpoint. Both must agree.
+    let mut nonzero = 0;
+    for id in &ids {
+        let path = format!("/v1/campaigns/{id}/metrics?period=weeks&steps=6");
+        for (k, metric) in ["sent", "opened", "clicked"].iter().enumerate() {
+            let api = api_series(&env, &ws, &path, metric).await;
+            let table: Vec<i64> = by_id[id].iter().map(|r| r[k].unwrap()).collect();
+            assert_eq!(table, api, "campaign {id} {metric}");
+            nonzero += api.iter().filter(|v| **v != 0).count();
+        }
+    }
+    assert!(
+        nonzero > 0,
+        "the data set has no activity at all; the comparison proves nothing"
+    );
+
+    // Bucket starts: Sundays at 00:00 New York time, ending with the current week.
+    let starts = env
+        .sql("SELECT DISTINCT period_start FROM c ORDER BY 1")
+        .await
+        .unwrap();
+    let expected: Vec<String> = Period::Weeks
+        .v1_buckets(6, fixed_now())
+        .iter()
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .collect();
+    let text = pretty(&starts);
+    for e in &expected {
+        assert!(text.contains(e), "{e} missing from\n{text}");
+    }
+    assert_eq!(row_count(&starts), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newsletter_links_equal_the_apis_link_series() {
+    let ws = workspace("nl_links", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE n STORED AS CUSTOMERIO LOCATION 'customerio:newsletters' \
+         OPTIONS ('format.key' 'sim_us', period 'days', steps '10', unique_links 'true', rate_limit '500')",
+    )
+    .await
+    .unwrap();
+    let batches = env
+        .sql("SELECT newsletter_id, link['link_id'], SUM(link['clicked']), SUM(link['human_clicked']) \
+              FROM (SELECT newsletter_id, unnest(links) AS link FROM n) \
+              GROUP BY 1, 2 ORDER BY 1, 2")
+        .await
+        .unwrap();
+    let (nid, lid, clicked, human) = (
+        i64_column(&batches, 0),
+        i64_column(&batches, 1),
+        i64_column(&batches, 2),
+        i64_column(&batches, 3),
+    );
+    assert_eq!(
+        nid.len(),
+        (ws.newsletters * ws.links) as usize,
+        "{}",
+        pretty(&batches)
+    );
+    let mut checked_clicks = 0;
+    for i in 0..nid.len() {
+        let path = format!(
+            "/v1/newsletters/{}/metrics/links?period=days&steps=10&unique=true",
+            nid[i].unwrap()
+        );
+        let v = env.api(&ws, &path).await;
+        let link = v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["link"]["id"].as_i64() == lid[i])
+            .unwrap_or_else(|| panic!("link {:?} not served for {path}", lid[i]));
+        let sum = |m: &str| -> i64 {
+            link["metric"]["series"][m]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .sum()
+        };
+        assert_eq!(clicked[i], Some(sum("clicked")), "{path}");
+        assert_eq!(human[i], Some(sum("human_clicked")), "{path}");
+        checked_clicks += sum("clicked");
+    }
+    assert!(
+        checked_clicks > 0,
+        "no clicks in the data set; the comparison proves nothing"
+    );
+    assert_eq!(env.requests("listNewsletters"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_pushdown_costs_at_most_three_requests_whatever_the_size() {
+    let ws = WorkspaceSpec {
+        campaigns: 400,
+        ..workspace("pushdown", "big", Region::Us)
+    };
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    env.sql(&campaigns_ddl("c", "big", "")).await.unwrap();
+
+    let batches = env
+        .sql("SELECT campaign_id, sent, links FROM c WHERE campaign_id = 7")
+        .await
+        .unwrap();
+    assert_eq!(row_count(&batches), 46, "45 days + today");
+    assert!(env.total_requests() <= 3, "{:?}", env.sim.stats());
+    assert_eq!(env.requests("listCampaigns"), 0);
+    assert_eq!(env.requests("campaignLinkMetrics"), 1);
+
+    // Without links, no link request; ids that do not exist give no rows and no error.
+    env.sim.reset_stats();
+    let batches = env
+        .sql("SELECT campaign_id, sent FROM c WHERE campaign_id IN (3, 5, 999999)")
+        .await
+        .unwrap();
+    let ids: std::collections::BTreeSet<_> = i64_column(&batches, 0).into_iter().collect();
+    assert_eq!(ids, [Some(3), Some(5)].into_iter().collect());
+    assert_eq!(env.requests("campaignLinkMetrics"), 0);
+    assert_eq!(env.total_requests(), 5, "{:?}", env.sim.stats());
+
+    // EXPLAIN shows the pushed ids and no filter above the scan (the pushdown is Exact).
+    let plan = pretty(
+        &env.sql("EXPLAIN SELECT sent FROM c WHERE campaign_id = 7")
+            .await
+            .unwrap(),
+    );
+    assert!(plan.contains("ids=[7]"), "{plan}");
+    assert!(!plan.contains("FilterExec"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_stops_paging() {
+    let ws = WorkspaceSpec {
+        newsletters: 450,
+        ..workspace("limit", "sim_us", Region::Us)
+    };
+    let env = Env::start(fast_config(vec![ws])).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE n STORED AS CUSTOMERIO LOCATION 'newsletters' \
+         OPTIONS (key 'sim_us', period 'weeks', steps '2', rate_limit '500')",
+    )
+    .await
+    .unwrap();
+    let batches = env
+        .sql("SELECT newsletter_id, period_start FROM n LIMIT 5")
+        .await
+        .unwrap();
+    assert_eq!(row_count(&batches), 5);
+    let stats = env.sim.stats();
+    // 450 newsletters are five pages of 100; five rows need two newsletters of three buckets.
+    assert_eq!(env.requests("listNewsletters"), 1, "{stats:?}");
+    assert!(env.requests("getNewsletterMetrics") <= 3, "{stats:?}");
+
+    // Without a limit, every page and every newsletter.
+    env.sim.reset_stats();
+    let all = env.sql("SELECT count(*) FROM n").await.unwrap();
+    assert_eq!(i64_column(&all, 0), vec![Some(450 * 3)]);
+    assert_eq!(env.requests("listNewsletters"), 5);
+    assert_eq!(env.requests("getNewsletterMetrics"), 450);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_options_fail_at_create_time_without_requests() {
+    let ws = workspace("bad_opts", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws])).await;
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "LOCATION 'campaigns' OPTIONS (key 'sim_us', peroid 'days')",
+            &["peroid", "did you mean 'period'"],
+        ),
+        (
+            "LOCATION 'campaigns' OPTIONS (key 'sim_us', steps '46')",
+            &["steps", "46", "1 to 45"],
+        ),
+        (
+            "LOCATION 'campaigns' OPTIONS (key 'sim_us', period 'hours', steps '30')",
+            &["30", "1 to 24"],
+        ),
+        (
+            "LOCATION 'newsletters' OPTIONS (key 'sim_us', metric_type 'fax')",
+            &["metric_type", "fax", "email"],
+        ),
+        (
+            "LOCATION 'newsletters' OPTIONS (key 'sim_us', unique_links 'sometimes')",
+            &["unique_links", "sometimes"],
+        ),
+        (
+            "LOCATION 'people' OPTIONS (key 'sim_us')",
+            &["people", "campaigns, newsletters"],
+        ),
+        (
+            "LOCATION 'campaigns' OPTIONS (key 'no_such_credential')",
+            &["no_such_credential", "CIO_KEY_NO_SUCH_CREDENTIAL"],
+        ),
+        (
+            "LOCATION 'campaigns' OPTIONS (key '3f9a8c7e6d5b4a3f2e1d0c9b8a7f6e5d')",
+            &["looks like an API key"],
+        ),
+        (
+            "LOCATION 'campaigns' OPTIONS (period 'days')",
+            &["'key' is required"],
+        ),
+    ];
+    for (tail, needles) in cases {
+        let sql = format!("CREATE EXTERNAL TABLE t STORED AS CUSTOMERIO {tail}");
+        let err = env.sql(&sql).await.expect_err(&sql).to_string();
+        for n in *needles {
+            assert!(err.contains(n), "{sql}\n  error '{err}' lacks '{n}'");
+        }
+        assert!(!err.contains("3f9a8c7e6d5b4a3f2e1d0c9b8a7f6e5d"), "{err}");
+    }
+    let err = env
+        .sql("CREATE EXTERNAL TABLE t (a INT) STORED AS CUSTOMERIO LOCATION 'campaigns' OPTIONS (key 'sim_us')")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("column list"), "{err}");
+    assert_eq!(env.total_requests(), 0, "{:?}", env.sim.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workspaces_union_each_with_its_own_key_and_region() {
+    let us = workspace("union", "ws_us", Region::Us);
+    let eu = workspace("union", "ws_eu", Region::Eu);
+    let env = Env::start(fast_config(vec![us.clone(), eu.clone()])).await;
+    env.sql(&campaigns_ddl("a", "ws_us", ", period 'months', steps '2'"))
+        .await
+        .unwrap();
+    env.sql(&campaigns_ddl(
+        "b",
+        "ws_eu",
+        ", period 'months', steps '2', workspace 'europe'",
+    ))
+    .await
+    .unwrap();
+    let batches = env
+        .sql(
+            "SELECT workspace, count(DISTINCT campaign_id), count(*) FROM \
+              (SELECT * FROM a UNION ALL SELECT * FROM b) GROUP BY 1 ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    let text = pretty(&batches);
+    assert_eq!(
+        i64_column(&batches, 1),
+        vec![Some(eu.campaigns as i64), Some(us.campaigns as i64)],
+        "{text}"
+    );
+    assert!(text.contains("europe") && text.contains("ws_us"), "{text}");
+    let by_ws = env.sim.stats().by_workspace;
+    assert_eq!(by_ws.get("ws_us"), Some(&(1 + us.campaigns as u64)));
+    assert_eq!(by_ws.get("ws_eu"), Some(&(1 + eu.campaigns as u64)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_name_endpoint_status_and_detail_never_the_key() {
+    let ws = workspace("api_err", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    // A US key sent to the EU host: Customer.io answers 401, which is not retried.
+    env.cio.credentials().insert(
+        "wrong_region",
+        datafusion_customerio::Credential::new(ws.api_key.clone()).with_base_url(env.sim.eu_url()),
+    );
+    env.sql(&campaigns_ddl("c", "wrong_region", ""))
+        .await
+        .unwrap();
+    let err = env.sql("SELECT * FROM c").await.unwrap_err().to_string();
+    assert!(
+        err.contains("GET /v1/campaigns") && err.contains("401") && err.contains("unauthorized"),
+        "{err}"
+    );
+    assert!(!err.contains(&ws.api_key), "{err}");
+    assert_eq!(
+        env.sim.stats().statuses.get("401"),
+        Some(&1),
+        "exactly one request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_and_debug_never_show_the_key() {
+    let canary = "canary-key-7f3d9b";
+    let ws = WorkspaceSpec {
+        api_key: canary.into(),
+        ..workspace("explain", "sim_us", Region::Us)
+    };
+    let env = Env::start(fast_config(vec![ws])).await;
+    env.sql(&campaigns_ddl("c", "sim_us", "")).await.unwrap();
+    for q in [
+        "EXPLAIN SELECT * FROM c WHERE campaign_id = 1",
+        "EXPLAIN VERBOSE SELECT * FROM c",
+        "EXPLAIN ANALYZE SELECT campaign_id FROM c WHERE campaign_id = 1",
+    ] {
+        let text = pretty(&env.sql(q).await.unwrap());
+        assert!(text.contains("CustomerIoScanExec"), "{q}: {text}");
+        assert!(!text.contains(canary), "{q} leaks the key:\n{text}");
+    }
+    let analyzed = pretty(
+        &env.sql("EXPLAIN ANALYZE SELECT campaign_id FROM c WHERE campaign_id = 1")
+            .await
+            .unwrap(),
+    );
+    assert!(analyzed.contains("requests=2"), "{analyzed}");
+    let provider = env.ctx.table_provider("c").await.unwrap();
+    let plan = env
+        .ctx
+        .sql("SELECT * FROM c")
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    for text in [
+        format!("{provider:?}"),
+        format!("{plan:?}"),
+        format!("{:?}", env.cio),
+    ] {
+        assert!(!text.contains(canary), "Debug leaks the key: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_options_build_a_table_without_sql() {
+    use datafusion_customerio::{Report, TableOptions};
+    let ws = workspace("typed", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    let mut options = TableOptions::new(Report::Newsletters, "sim_us");
+    options.metrics.period = Period::Months;
+    options.metrics.steps = 3;
+    options.connection.rate_limit = Some(500.0);
+    let table = env.cio.table(options).unwrap();
+    env.ctx.register_table("n", table).unwrap();
+    let batches = env
+        .sql("SELECT count(*), count(DISTINCT period_start) FROM n")
+        .await
+        .unwrap();
+    assert_eq!(
+        i64_column(&batches, 0),
+        vec![Some(ws.newsletters as i64 * 4)]
+    );
+    assert_eq!(i64_column(&batches, 1), vec![Some(4)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_type_filters_channels() {
+    let ws = workspace("mtype", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    env.sql(&campaigns_ddl("c", "sim_us", ", metric_type 'push'"))
+        .await
+        .unwrap();
+    let list = env.api(&ws, "/v1/campaigns").await;
+    let batches = env
+        .sql("SELECT campaign_id, SUM(sent), MIN(metric_type) FROM c GROUP BY 1 ORDER BY 1")
+        .await
+        .unwrap();
+    let text = pretty(&batches);
+    assert!(text.contains("push"), "{text}");
+    let sums = i64_column(&batches, 1);
+    let ids = i64_column(&batches, 0);
+    for (i, id) in ids.iter().enumerate() {
+        let path = format!(
+            "/v1/campaigns/{}/metrics?period=days&steps=45&type=push",
+            id.unwrap()
+        );
+        let api: i64 = api_series(&env, &ws, &path, "sent").await.iter().sum();
+        assert_eq!(sums[i], Some(api), "campaign {id:?}");
+    }
+    let _: &Value = &list;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_is_respected_with_the_simulators_default() {
+    // The simulator enforces 10 requests/second; the table paces itself to the same limit.
+    let ws = WorkspaceSpec {
+        campaigns: 14,
+        ..workspace("rate", "sim_us", Region::Us)
+    };
+    let env = Env::start(SimConfig::with_workspaces(vec![ws])).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' OPTIONS (key 'sim_us', steps '2')",
+    )
+    .await
+    .unwrap();
+    let batches = env.sql("SELECT count(*) FROM c").await.unwrap();
+    assert_eq!(i64_column(&batches, 0), vec![Some(14 * 3)]);
+    assert_eq!(env.sim.stats().rate_limited, 0, "{:?}", env.sim.stats());
+    assert_eq!(env.total_requests(), 15);
+}
