@@ -386,7 +386,7 @@ impl Filter {
 
     /// The only people that can match, when an identifier equality decides it (sorted);
     /// `None` when a scan is needed.
-    fn candidates(&self, people: &People) -> Option<Vec<u64>> {
+    pub(crate) fn candidates(&self, people: &People) -> Option<Vec<u64>> {
         match self {
             Filter::Eq(field, value) => match field.as_str() {
                 "id" => Some(people.by_id(value).into_iter().collect()),
@@ -406,6 +406,13 @@ impl Filter {
             }
             _ => None,
         }
+    }
+
+    /// The matching people with an index in `range`, in order, by scanning.
+    pub(crate) fn scan(&self, people: &People, range: std::ops::Range<u64>) -> Vec<u64> {
+        (range.start..range.end.min(people.count()))
+            .filter(|i| self.matches(people, *i))
+            .collect()
     }
 
     /// Up to `limit` matching people from index `offset` on, and the index of the next match

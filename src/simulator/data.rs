@@ -302,6 +302,29 @@ impl Catalog {
             .collect()
     }
 
+    /// The ids of the message (non-`attribute_update`) actions of campaign `id`; these are also
+    /// its message template ids.
+    pub(crate) fn campaign_message_actions(&self, id: u64) -> Vec<u64> {
+        self.campaign_sender(id)
+            .map(|s| {
+                self.actions_of(id, s.channel)
+                    .into_iter()
+                    .filter(|(_, t)| *t != "attribute_update")
+                    .map(|(aid, _)| aid)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The name of campaign `id`.
+    pub(crate) fn campaign_name(&self, id: u64) -> String {
+        numbered_name(
+            CAMPAIGN_NAMES,
+            self.root.str("campaign_names").below(1000),
+            id,
+        )
+    }
+
     /// Campaign `id` in the live `listCampaigns` item shape.
     pub(crate) fn campaign(&self, id: u64) -> Option<Value> {
         let s = self.campaign_sender(id)?;
@@ -317,7 +340,7 @@ impl Catalog {
         let mut v = json!({
             "id": id,
             "deduplicate_id": format!("{id}:{updated}"),
-            "name": numbered_name(CAMPAIGN_NAMES, self.root.str("campaign_names").below(1000), id),
+            "name": self.campaign_name(id),
             "type": trigger,
             "created": s.created,
             "updated": updated,
@@ -459,21 +482,35 @@ impl Catalog {
         })
     }
 
+    /// The content (message template) ids of newsletter `id`.
+    pub(crate) fn newsletter_contents(&self, id: u64) -> Vec<u64> {
+        let n = 1 + self.newsletter_key(id).str("contents").below(3);
+        (1..=n).map(|c| id * 10 + c).collect()
+    }
+
+    /// The name of newsletter `id`.
+    pub(crate) fn newsletter_name(&self, id: u64) -> String {
+        numbered_name(
+            NEWSLETTER_NAMES,
+            self.root.str("newsletter_names").below(1000),
+            id,
+        )
+    }
+
     /// Newsletter `id` in the live `listNewsletters` item shape.
     pub(crate) fn newsletter(&self, id: u64) -> Option<Value> {
         let s = self.newsletter_sender(id)?;
         let k = self.newsletter_key(id);
         let updated = s.updated;
-        let contents = 1 + k.str("contents").below(3);
         Some(json!({
             "id": id,
             "deduplicate_id": format!("{id}:{updated}"),
-            "name": numbered_name(NEWSLETTER_NAMES, self.root.str("newsletter_names").below(1000), id),
+            "name": self.newsletter_name(id),
             "type": s.channel,
             "created": s.created,
             "updated": updated,
             "sent_at": s.active_from,
-            "content_ids": (1..=contents).map(|c| id * 10 + c).collect::<Vec<_>>(),
+            "content_ids": self.newsletter_contents(id),
             "recipient_segment_ids": self.segment_ref(k.str("segment")).into_iter().collect::<Vec<_>>(),
             "subscription_topic_id": 1 + k.str("topic").below(4),
             "tags": self.tags(k.str("tags")),
@@ -505,11 +542,6 @@ impl Catalog {
     }
 
     // ---- segments -------------------------------------------------------------------------
-
-    /// Whether segment `id` exists.
-    pub(crate) fn has_segment(&self, id: u64) -> bool {
-        (1..=u64::from(self.spec.segments)).contains(&id)
-    }
 
     /// The name of segment `id`: the three "Email Activity" names, then generated ones.
     pub(crate) fn segment_name(&self, id: u64) -> String {

@@ -27,6 +27,7 @@ mod api_people;
 mod customers;
 mod data;
 mod error;
+mod export_files;
 mod exports;
 mod faults;
 mod hash;

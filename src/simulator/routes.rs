@@ -17,7 +17,9 @@ use super::faults::{self, Fault, ScriptKind};
 use super::hash::Key;
 use super::limits::format_rate;
 use super::state::SimState;
-use super::{Region, ScriptedResponse, api_catalog, api_metrics, api_people, exports};
+use super::{
+    Region, ScriptedResponse, api_catalog, api_metrics, api_people, export_files, exports,
+};
 
 /// The state of the `/v1` gate of one route.
 #[derive(Clone)]
@@ -107,7 +109,7 @@ pub(crate) fn router(state: Arc<SimState>, region: Region) -> Router {
             "/v1/exports/{id}/download",
             op("downloadExport", get(exports::download)),
         )
-        .route(exports::FILE_ROUTE, get(exports::file))
+        .route(export_files::FILE_ROUTE, get(export_files::file))
         .route("/__sim/stats", get(sim_stats))
         .route("/__sim/reset", post(sim_reset))
         .route("/__sim/script", post(sim_script))

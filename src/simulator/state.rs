@@ -56,6 +56,7 @@ impl SimState {
             ));
         }
         config.faults.validate()?;
+        config.exports.validate()?;
         if config.workspaces.is_empty() {
             return Err("the simulator needs at least one workspace".into());
         }

@@ -322,6 +322,7 @@ async fn collect_answers() -> Vec<(&'static str, Reply)> {
     };
     let mut config = test_config();
     config.workspaces.push(big);
+    config.exports.ready_after = std::time::Duration::ZERO;
     let sim = start(config.clone()).await;
     let mut out = Vec::new();
     for ws in &config.workspaces {
@@ -423,6 +424,24 @@ async fn collect_answers() -> Vec<(&'static str, Reply)> {
             "getPersonAttributes",
             get(&base, &format!("/v1/customers/{first}/attributes"), key).await,
         ));
+        let filters = json!({"filters": {"segment": {"id": 2}}, "attributes": ["plan"]});
+        let people = post(&base, "/v1/exports/customers", key, filters).await;
+        let export_id = people.body["export"]["id"].clone();
+        out.push(("exportPeopleData", people));
+        let deliveries = json!({"campaign_id": 1, "metric": "sent"});
+        out.push((
+            "exportDeliveriesData",
+            post(&base, "/v1/exports/deliveries", key, deliveries).await,
+        ));
+        out.push((
+            "getExport",
+            get(&base, &format!("/v1/exports/{export_id}"), key).await,
+        ));
+        out.push(("listExports", get(&base, "/v1/exports", key).await));
+        out.push((
+            "downloadExport",
+            get(&base, &format!("/v1/exports/{export_id}/download"), key).await,
+        ));
     }
     out
 }
@@ -486,6 +505,11 @@ async fn every_operation_matches_the_vendor_schema() {
         "getPeopleFilter",
         "getPeopleById",
         "getPersonAttributes",
+        "exportPeopleData",
+        "exportDeliveriesData",
+        "getExport",
+        "listExports",
+        "downloadExport",
     ];
     for op in expected_ops {
         assert!(checked.contains_key(op), "{op} was not checked");
@@ -502,6 +526,7 @@ async fn every_operation_matches_the_vendor_schema() {
     assert_eq!(checked["campaignMetrics"].1, "2026");
     assert_eq!(checked["getPeopleFilter"].1, "2026");
     assert_eq!(checked["listCampaigns"].1, "2022");
+    assert_eq!(checked["getExport"].1, "2026");
 }
 
 #[tokio::test]

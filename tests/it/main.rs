@@ -1,5 +1,6 @@
 //! One integration-test binary: every module runs against the in-process simulator over loopback.
 mod common;
 mod contract;
+mod retries;
 mod simulator;
 mod tables;

@@ -1117,3 +1117,319 @@ async fn invalid_configs_fail_to_start() {
     assert!(Simulator::start(bad_rate).await.is_err());
     let _ = ScriptKind::Status;
 }
+
+/// Asynchronous exports: lifecycle, signed URLs, CSV contents.
+mod exports {
+    use super::*;
+    use datafusion_customerio::simulator::{DownloadWhilePending, ExportConfig};
+
+    fn export_config(clock: Arc<FixedClock>, exports: ExportConfig, customers: u64) -> SimConfig {
+        SimConfig {
+            clock,
+            exports,
+            workspaces: vec![
+                WorkspaceSpec {
+                    customers,
+                    ..WorkspaceSpec::default_us()
+                },
+                WorkspaceSpec::default_eu(),
+            ],
+            ..test_config()
+        }
+    }
+
+    async fn fetch_text(url: &str) -> (StatusCode, String) {
+        let resp = client().get(url).send().await.unwrap();
+        (resp.status(), resp.text().await.unwrap())
+    }
+
+    /// Every person matching `filter`, by paging the search endpoint.
+    async fn search_all(base: &str, filter: Value) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut start = String::new();
+        loop {
+            let r = post(
+                base,
+                &format!("/v1/customers?limit=1000&start={start}"),
+                US,
+                json!({ "filter": filter }),
+            )
+            .await;
+            for i in r.body["identifiers"].as_array().unwrap() {
+                out.insert(i["cio_id"].as_str().unwrap().to_string());
+            }
+            start = r.body["next"].as_str().unwrap().to_string();
+            if start.is_empty() {
+                return out;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn people_export_lifecycle() {
+        let clock = Arc::new(FixedClock::new(utc(NOW)));
+        let sim = start(export_config(clock.clone(), ExportConfig::default(), 3_000)).await;
+        let us = sim.us_url();
+        let filter = json!({"and": [{"segment": {"id": 3}}, {"attribute": {"field": "plan", "operator": "exists"}}]});
+        let created = post(
+            &us,
+            "/v1/exports/customers",
+            US,
+            json!({"filters": filter, "attributes": ["plan", "country"]}),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        let export = &created.body["export"];
+        assert_eq!(export["type"], "customers");
+        assert!(export.get("status").is_none() && export.get("total").is_none());
+        let id = export["id"].as_u64().unwrap();
+        assert_eq!(
+            export["deduplicate_id"],
+            format!("{id}:{}", utc(NOW).timestamp())
+        );
+
+        let pending = get(&us, &format!("/v1/exports/{id}"), US).await;
+        assert_eq!(
+            (
+                pending.body["export"]["status"].as_str(),
+                pending.body["export"]["total"].as_u64()
+            ),
+            (Some("pending"), Some(0))
+        );
+        let early = get(&us, &format!("/v1/exports/{id}/download"), US).await;
+        assert_eq!(early.status, StatusCode::NOT_FOUND);
+        assert_eq!(early.body["errors"][0]["status"], "404");
+
+        clock.advance(chrono::Duration::seconds(3));
+        let done = get(&us, &format!("/v1/exports/{id}"), US).await.body["export"].clone();
+        assert_eq!(
+            (done["status"].as_str(), done["failed"].as_bool()),
+            (Some("done"), Some(false))
+        );
+        let expected = search_all(&us, filter).await;
+        assert_eq!(done["total"].as_u64().unwrap(), expected.len() as u64);
+        assert!(!expected.is_empty());
+
+        let url = get(&us, &format!("/v1/exports/{id}/download"), US)
+            .await
+            .body["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(url.starts_with(&us), "{url}");
+        let (status, csv) = fetch_text(&url).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("id,email,cio_id,plan,country"));
+        let cio_ids: BTreeSet<String> = lines
+            .map(|l| l.split(',').nth(2).unwrap().to_string())
+            .collect();
+        assert_eq!(cio_ids, expected);
+        let after = get(&us, &format!("/v1/exports/{id}"), US).await;
+        assert_eq!(after.body["export"]["downloads"], 1);
+        assert_eq!(sim.stats().requests["downloadExportFile"], 1);
+
+        // Signed URLs: tampered, unsigned and expired links are refused.
+        let (bad, body) = fetch_text(&url.replace("signature=", "signature=0")).await;
+        assert_eq!(bad, StatusCode::FORBIDDEN);
+        assert!(
+            body.contains("<Code>SignatureDoesNotMatch</Code>"),
+            "{body}"
+        );
+        let unsigned = url.split('?').next().unwrap();
+        assert_eq!(fetch_text(unsigned).await.0, StatusCode::FORBIDDEN);
+        clock.advance(chrono::Duration::minutes(16));
+        let (expired, body) = fetch_text(&url).await;
+        assert_eq!(expired, StatusCode::FORBIDDEN);
+        assert!(body.contains("expired"), "{body}");
+        // A fresh link works again.
+        let url = get(&us, &format!("/v1/exports/{id}/download"), US)
+            .await
+            .body["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(fetch_text(&url).await.0, StatusCode::OK);
+
+        // Exports belong to their workspace.
+        let listed = get(&us, "/v1/exports", US).await;
+        assert_eq!(listed.body["exports"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            get(&sim.eu_url(), "/v1/exports", EU).await.body["exports"],
+            json!([])
+        );
+        assert_eq!(
+            get(&sim.eu_url(), &format!("/v1/exports/{id}"), EU)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(&us, "/v1/exports/abc", US).await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[tokio::test]
+    async fn pending_null_url_and_failed_modes() {
+        let clock = Arc::new(FixedClock::new(utc(NOW)));
+        let config = ExportConfig {
+            download_while_pending: DownloadWhilePending::NullUrl,
+            fail: true,
+            ..ExportConfig::default()
+        };
+        let sim = start(export_config(clock.clone(), config, 100)).await;
+        let us = sim.us_url();
+        let created = post(
+            &us,
+            "/v1/exports/customers",
+            US,
+            json!({"filters": {"segment": {"id": 1}}}),
+        )
+        .await;
+        let id = created.body["export"]["id"].as_u64().unwrap();
+        let early = get(&us, &format!("/v1/exports/{id}/download"), US).await;
+        assert_eq!(
+            (early.status, early.body.clone()),
+            (StatusCode::OK, json!({"url": null}))
+        );
+        clock.advance(chrono::Duration::seconds(10));
+        let failed = get(&us, &format!("/v1/exports/{id}"), US).await.body["export"].clone();
+        assert_eq!(
+            (
+                failed["status"].as_str(),
+                failed["failed"].as_bool(),
+                failed["total"].as_u64()
+            ),
+            (Some("failed"), Some(true), Some(0))
+        );
+        assert_eq!(
+            get(&us, &format!("/v1/exports/{id}/download"), US)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn deliveries_export_agrees_with_daily_metrics() {
+        let clock = Arc::new(FixedClock::new(utc(NOW)));
+        let config = ExportConfig {
+            ready_after: Duration::ZERO,
+            ..ExportConfig::default()
+        };
+        let sim = start(export_config(clock, config, 2_000)).await;
+        let us = sim.us_url();
+        // A month of Eastern days that ends before now.
+        let start_ts = utc("2025-10-01T04:00:00Z").timestamp();
+        let end_ts = utc("2025-11-01T04:00:00Z").timestamp() - 1;
+        let mut checked = 0;
+        for id in 1..=12 {
+            let q = format!("version=2&res=days&start={start_ts}&end={end_ts}&tz=America/New_York");
+            let m = get(&us, &format!("/v1/campaigns/{id}/metrics?{q}"), US).await;
+            let sum = |k: &str| {
+                m.body["metric"]["series"][k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .sum::<u64>()
+            };
+            for (metric, expected) in [(None, sum("created")), (Some("opened"), sum("opened"))] {
+                let mut body = json!({"campaign_id": id, "start": start_ts, "end": end_ts, "attributes": ["plan"]});
+                if let Some(m) = metric {
+                    body["metric"] = json!(m);
+                }
+                let created = post(&us, "/v1/exports/deliveries", US, body).await;
+                assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+                let eid = created.body["export"]["id"].as_u64().unwrap();
+                let export =
+                    get(&us, &format!("/v1/exports/{eid}"), US).await.body["export"].clone();
+                assert_eq!(export["type"], "deliveries");
+                assert_eq!(
+                    export["total"].as_u64().unwrap(),
+                    expected,
+                    "campaign {id} {metric:?}"
+                );
+                let url = get(&us, &format!("/v1/exports/{eid}/download"), US)
+                    .await
+                    .body["url"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let (_, csv) = fetch_text(&url).await;
+                let mut lines = csv.lines();
+                let header = lines.next().unwrap();
+                assert!(
+                    header.starts_with("delivery_id,campaign_id,") && header.ends_with(",plan"),
+                    "{header}"
+                );
+                let rows: Vec<&str> = lines.collect();
+                assert_eq!(rows.len() as u64, expected);
+                checked += expected;
+            }
+        }
+        assert!(checked > 0);
+        for bad in [
+            json!({}),
+            json!({"campaign_id": 1, "newsletter_id": 1}),
+            json!({"campaign_id": 999}),
+            json!({"campaign_id": 1, "metric": "teleported"}),
+            json!({"campaign_id": 1, "start": 10, "end": 5}),
+            json!({"transactional_message_id": 1}),
+        ] {
+            let r = post(&us, "/v1/exports/deliveries", US, bad.clone()).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let singular = post(
+            &us,
+            "/v1/exports/customers",
+            US,
+            json!({"filter": {"segment": {"id": 1}}}),
+        )
+        .await;
+        assert_eq!(singular.status, StatusCode::BAD_REQUEST);
+        assert!(detail(&singular).contains("filters"));
+    }
+
+    #[tokio::test]
+    async fn large_people_export_streams() {
+        let clock = Arc::new(FixedClock::new(utc(NOW)));
+        let config = ExportConfig {
+            ready_after: Duration::ZERO,
+            ..ExportConfig::default()
+        };
+        let sim = start(export_config(clock, config, 200_000)).await;
+        let us = sim.us_url();
+        let all = json!({"filters": {"attribute": {"field": "cio_id", "operator": "exists"}}});
+        let id = post(&us, "/v1/exports/customers", US, all).await.body["export"]["id"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            get(&us, &format!("/v1/exports/{id}"), US).await.body["export"]["total"],
+            200_000
+        );
+        let url = get(&us, &format!("/v1/exports/{id}/download"), US)
+            .await
+            .body["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let resp = client().get(&url).send().await.unwrap();
+        assert_eq!(resp.headers()["content-type"], "text/csv");
+        assert!(
+            resp.content_length().is_none(),
+            "the file is streamed, not buffered"
+        );
+        let mut newlines = 0usize;
+        let mut chunks = 0usize;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+            let chunk = chunk.unwrap();
+            chunks += 1;
+            newlines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        assert_eq!(newlines, 200_001);
+        assert!(chunks > 10);
+    }
+}
