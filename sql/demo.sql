@@ -22,7 +22,7 @@ LIMIT 10;
 -- Week by week for one campaign: the id filter is pushed down (3 requests, whatever the size).
 SELECT period_start, sent, delivered, opened, clicked
 FROM us_campaigns
-WHERE campaign_id = 1
+WHERE campaign_id = 7
 ORDER BY period_start;
 
 -- Link clicks of the last week, one row per link (links are fetched only when selected).

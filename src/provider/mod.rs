@@ -4,7 +4,6 @@
 pub mod factory;
 pub mod scan;
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -22,8 +21,8 @@ use crate::clock::Clock;
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::options::{Report, TableOptions};
-use crate::reports::ReportReader;
 use crate::reports::metrics::{MetricKind, MetricReport};
+use crate::reports::{Pushed, ReportReader};
 use scan::{CustomerIoScanExec, ScanParams};
 
 /// One Customer.io report of one workspace, as a DataFusion table.
@@ -86,50 +85,69 @@ impl CustomerIoTable {
         &self.options
     }
 
-    /// The ids a filter selects on the id column, if it is `col = lit`, `lit = col` or
-    /// `col IN (lits)`, or an OR of those.
-    fn ids_of(&self, filter: &Expr) -> Option<BTreeSet<i64>> {
-        let column = self.reader.id_column()?;
-        let is_col = |e: &Expr| matches!(e, Expr::Column(c) if c.name == column);
+    /// The column and values a filter selects, if it is `col = lit`, `lit = col`,
+    /// `col IN (lits)`, or an OR of those on one column pushable at the source.
+    fn column_values(&self, filter: &Expr) -> Option<(&'static str, Vec<ScalarValue>)> {
+        let columns = self.reader.pushdown_columns();
+        let column_of = |e: &Expr| match e {
+            Expr::Column(c) => columns.iter().find(|name| **name == c.name).copied(),
+            _ => None,
+        };
         match filter {
             Expr::BinaryExpr(b) if b.op == Operator::Eq => {
-                let lit = if is_col(&b.left) {
-                    &*b.right
-                } else if is_col(&b.right) {
-                    &*b.left
-                } else {
-                    return None;
+                let (column, lit) = match (column_of(&b.left), column_of(&b.right)) {
+                    (Some(c), None) => (c, &*b.right),
+                    (None, Some(c)) => (c, &*b.left),
+                    _ => return None,
                 };
-                Some(BTreeSet::from([literal_i64(lit)?]))
+                Some((column, vec![literal(lit)?]))
             }
             // DataFusion turns short IN lists into OR chains.
             Expr::BinaryExpr(b) if b.op == Operator::Or => {
-                let mut left = self.ids_of(&b.left)?;
-                left.extend(self.ids_of(&b.right)?);
-                Some(left)
+                let (column, mut left) = self.column_values(&b.left)?;
+                let (right_column, right) = self.column_values(&b.right)?;
+                if column != right_column {
+                    return None;
+                }
+                for v in right {
+                    if !left.contains(&v) {
+                        left.push(v);
+                    }
+                }
+                Some((column, left))
             }
-            Expr::InList(l) if !l.negated && is_col(&l.expr) => {
-                l.list.iter().map(literal_i64).collect()
+            Expr::InList(l) if !l.negated => {
+                let column = column_of(&l.expr)?;
+                let mut values: Vec<ScalarValue> = Vec::new();
+                for v in l.list.iter().map(literal) {
+                    let v = v?;
+                    if !values.contains(&v) {
+                        values.push(v);
+                    }
+                }
+                Some((column, values))
             }
             _ => None,
         }
     }
+
+    /// The pushable column a scan with `filters` reads directly: the first of
+    /// [`ReportReader::pushdown_columns`] that the filters constrain.
+    fn chosen_column(&self, filters: &[&Expr]) -> Option<&'static str> {
+        let constrained: Vec<&'static str> = filters
+            .iter()
+            .filter_map(|f| self.column_values(f).map(|(c, _)| c))
+            .collect();
+        self.reader
+            .pushdown_columns()
+            .into_iter()
+            .find(|c| constrained.contains(c))
+    }
 }
 
-fn literal_i64(e: &Expr) -> Option<i64> {
+fn literal(e: &Expr) -> Option<ScalarValue> {
     match e {
-        Expr::Literal(v, _) => match v {
-            ScalarValue::Int64(Some(n)) => Some(*n),
-            ScalarValue::Int32(Some(n)) => Some(*n as i64),
-            ScalarValue::Int16(Some(n)) => Some(*n as i64),
-            ScalarValue::Int8(Some(n)) => Some(*n as i64),
-            ScalarValue::UInt32(Some(n)) => Some(*n as i64),
-            ScalarValue::UInt16(Some(n)) => Some(*n as i64),
-            ScalarValue::UInt8(Some(n)) => Some(*n as i64),
-            ScalarValue::UInt64(Some(n)) => i64::try_from(*n).ok(),
-            _ => None,
-        },
-        Expr::Cast(c) => literal_i64(&c.expr),
+        Expr::Literal(v, _) if !v.is_null() => Some(v.clone()),
         _ => None,
     }
 }
@@ -148,12 +166,13 @@ impl TableProvider for CustomerIoTable {
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        let chosen = self.chosen_column(filters);
         Ok(filters
             .iter()
-            .map(|f| match self.ids_of(f) {
-                // The API returns exactly the requested ids: the filter holds without re-checking.
-                Some(_) => TableProviderFilterPushDown::Exact,
-                None => TableProviderFilterPushDown::Unsupported,
+            .map(|f| match self.column_values(f) {
+                // The API returns exactly the requested values: the filter holds without a re-check.
+                Some((c, _)) if Some(c) == chosen => TableProviderFilterPushDown::Exact,
+                _ => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
     }
@@ -165,14 +184,29 @@ impl TableProvider for CustomerIoTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        // Several id filters are ANDed: keep the ids all of them allow.
-        let mut ids: Option<BTreeSet<i64>> = None;
+        // Filters on the chosen column are ANDed: keep the values all of them allow.
+        let refs: Vec<&Expr> = filters.iter().collect();
+        let chosen = self.chosen_column(&refs);
+        let mut pushed: Option<Pushed> = None;
         for f in filters {
-            if let Some(set) = self.ids_of(f) {
-                ids = Some(match ids {
-                    Some(prev) => prev.intersection(&set).copied().collect(),
-                    None => set,
-                });
+            match self.column_values(f) {
+                Some((column, set)) if Some(column) == chosen => {
+                    pushed = Some(match pushed {
+                        Some(prev) => Pushed {
+                            column,
+                            values: prev
+                                .values
+                                .into_iter()
+                                .filter(|v| set.contains(v))
+                                .collect(),
+                        },
+                        None => Pushed {
+                            column,
+                            values: set.into_iter().collect(),
+                        },
+                    });
+                }
+                _ => {}
             }
         }
         let projection = match projection {
@@ -185,7 +219,7 @@ impl TableProvider for CustomerIoTable {
             client: self.client.clone(),
             clock: self.clock.clone(),
             projection,
-            ids: ids.map(|s| s.into_iter().collect()),
+            pushed,
             limit,
             concurrency: self.options.connection.concurrency,
         };

@@ -1,5 +1,5 @@
 //! The scan node: one partition per table, batches emitted as responses arrive, EXPLAIN showing
-//! the report, workspace, pushed ids, projection and limit (never the key), and EXPLAIN ANALYZE
+//! the report, workspace, pushed filter, projection and limit (never the key), and EXPLAIN ANALYZE
 //! showing requests, retries, 429s and bytes.
 
 use std::fmt;
@@ -22,7 +22,7 @@ use futures::StreamExt;
 
 use crate::client::{Client, RequestStats};
 use crate::clock::Clock;
-use crate::reports::{ReadRequest, ReportReader};
+use crate::reports::{Pushed, ReadRequest, ReportReader};
 
 /// Scans one Customer.io report of one workspace.
 pub struct CustomerIoScanExec {
@@ -32,7 +32,7 @@ pub struct CustomerIoScanExec {
     client: Client,
     clock: Arc<dyn Clock>,
     projection: Vec<usize>,
-    ids: Option<Vec<i64>>,
+    pushed: Option<Pushed>,
     limit: Option<usize>,
     concurrency: usize,
     schema: SchemaRef,
@@ -53,8 +53,8 @@ pub struct ScanParams {
     pub clock: Arc<dyn Clock>,
     /// Columns of the report schema to produce.
     pub projection: Vec<usize>,
-    /// Ids pushed down.
-    pub ids: Option<Vec<i64>>,
+    /// Values of one column read directly.
+    pub pushed: Option<Pushed>,
     /// Rows needed at most.
     pub limit: Option<usize>,
     /// Requests in flight.
@@ -78,7 +78,7 @@ impl CustomerIoScanExec {
             client: params.client,
             clock: params.clock,
             projection: params.projection,
-            ids: params.ids,
+            pushed: params.pushed,
             limit: params.limit,
             concurrency: params.concurrency,
             schema,
@@ -87,9 +87,9 @@ impl CustomerIoScanExec {
         })
     }
 
-    /// The ids pushed down, if any.
-    pub fn ids(&self) -> Option<&[i64]> {
-        self.ids.as_deref()
+    /// The filter pushed down, if any.
+    pub fn pushed(&self) -> Option<&Pushed> {
+        self.pushed.as_ref()
     }
 }
 
@@ -99,7 +99,7 @@ impl fmt::Debug for CustomerIoScanExec {
             .field("report", &self.report)
             .field("workspace", &self.workspace)
             .field("projection", &self.projection)
-            .field("ids", &self.ids)
+            .field("pushed", &self.pushed)
             .field("limit", &self.limit)
             .finish()
     }
@@ -118,8 +118,8 @@ impl DisplayAs for CustomerIoScanExec {
             "CustomerIoScanExec: report={}, workspace={}",
             self.report, self.workspace
         )?;
-        if let Some(ids) = &self.ids {
-            write!(f, ", ids={ids:?}")?;
+        if let Some(pushed) = &self.pushed {
+            write!(f, ", filter=[{pushed}]")?;
         }
         if matches!(t, DisplayFormatType::Verbose) || columns.len() <= 12 {
             write!(f, ", projection=[{}]", columns.join(", "))?;
@@ -184,7 +184,7 @@ impl ExecutionPlan for CustomerIoScanExec {
             client: self.client.clone(),
             stats,
             projection: self.projection.clone(),
-            ids: self.ids.clone(),
+            pushed: self.pushed.clone(),
             limit: self.limit,
             concurrency: self.concurrency,
             clock: self.clock.clone(),

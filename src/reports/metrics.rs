@@ -189,11 +189,11 @@ impl ReportReader for MetricReport {
         schema(self.kind)
     }
 
-    fn id_column(&self) -> Option<&'static str> {
-        Some(match self.kind {
+    fn pushdown_columns(&self) -> Vec<&'static str> {
+        vec![match self.kind {
             MetricKind::Campaigns => "campaign_id",
             MetricKind::Newsletters => "newsletter_id",
-        })
+        }]
     }
 
     fn describe(&self) -> Vec<(&'static str, String)> {
@@ -225,10 +225,14 @@ impl ReportReader for MetricReport {
             schema: schema(self.kind),
             request,
         });
-        let items: BoxStream<'static, Result<ItemRef>> = match &shared.request.ids {
-            Some(ids) => {
-                stream::iter(ids.clone().into_iter().map(|id| Ok(ItemRef::Id(id)))).boxed()
-            }
+        let items: BoxStream<'static, Result<ItemRef>> = match &shared.request.pushed {
+            Some(pushed) => stream::iter(
+                pushed
+                    .i64_values()
+                    .into_iter()
+                    .map(|id| Ok(ItemRef::Id(id))),
+            )
+            .boxed(),
             None => list_items(&shared),
         };
         items

@@ -7,11 +7,63 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::scalar::ScalarValue;
 use futures::stream::BoxStream;
 
 use crate::client::{Client, RequestStats};
 use crate::clock::Clock;
 use crate::error::Result;
+
+/// The values of one column that a scan reads directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pushed {
+    /// The column.
+    pub column: &'static str,
+    /// Its wanted values, deduplicated; empty when the filters contradict.
+    pub values: Vec<ScalarValue>,
+}
+
+impl Pushed {
+    /// The values as i64 (values of another type are skipped: they match no row).
+    pub fn i64_values(&self) -> Vec<i64> {
+        self.values.iter().filter_map(scalar_i64).collect()
+    }
+
+    /// The values as strings (non-string values are skipped: they match no row).
+    pub fn string_values(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .filter_map(|v| match v {
+                ScalarValue::Utf8(Some(s))
+                | ScalarValue::LargeUtf8(Some(s))
+                | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Pushed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let values: Vec<String> = self.values.iter().map(|v| v.to_string()).collect();
+        write!(f, "{} IN ({})", self.column, values.join(", "))
+    }
+}
+
+/// An integer literal as i64.
+pub fn scalar_i64(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::Int64(Some(n)) => Some(*n),
+        ScalarValue::Int32(Some(n)) => Some(*n as i64),
+        ScalarValue::Int16(Some(n)) => Some(*n as i64),
+        ScalarValue::Int8(Some(n)) => Some(*n as i64),
+        ScalarValue::UInt32(Some(n)) => Some(*n as i64),
+        ScalarValue::UInt16(Some(n)) => Some(*n as i64),
+        ScalarValue::UInt8(Some(n)) => Some(*n as i64),
+        ScalarValue::UInt64(Some(n)) => i64::try_from(*n).ok(),
+        _ => None,
+    }
+}
 
 /// What a scan asks of a report.
 #[derive(Debug, Clone)]
@@ -22,8 +74,9 @@ pub struct ReadRequest {
     pub stats: RequestStats,
     /// Indices of the report schema's columns to produce, in order.
     pub projection: Vec<usize>,
-    /// Only these ids (from `WHERE <id column> = / IN`), if pushed down.
-    pub ids: Option<Vec<i64>>,
+    /// Only rows whose column has one of these values (`WHERE col = v` / `IN (...)`), read
+    /// directly at the source.
+    pub pushed: Option<Pushed>,
     /// At most this many rows are needed.
     pub limit: Option<usize>,
     /// Requests in flight.
@@ -36,8 +89,9 @@ pub struct ReadRequest {
 pub trait ReportReader: Debug + Send + Sync {
     /// The full schema.
     fn schema(&self) -> SchemaRef;
-    /// The column whose `=`/`IN` filters select ids at the source, if any.
-    fn id_column(&self) -> Option<&'static str>;
+    /// Columns whose `=`/`IN` filters the source answers exactly, most selective first. A scan
+    /// pushes the filters of one of them (the first present in the query).
+    fn pushdown_columns(&self) -> Vec<&'static str>;
     /// Settings worth showing in EXPLAIN (never secrets).
     fn describe(&self) -> Vec<(&'static str, String)>;
     /// Batches of the projected columns, emitted as responses arrive.

@@ -9,8 +9,11 @@ use super::hash::Key;
 
 /// 2023-01-01T00:00:00Z: the earliest generated creation time.
 const EPOCH_START: i64 = 1_672_531_200;
-/// 2025-10-01T00:00:00Z: the latest generated campaign or newsletter creation time.
+/// 2025-10-01T00:00:00Z: the latest generated campaign creation time.
 const EPOCH_END: i64 = 1_759_276_800;
+/// 2026-10-01T00:00:00Z: the latest generated newsletter creation time (newsletters only have
+/// activity around their send, so some are recent).
+const NEWSLETTER_EPOCH_END: i64 = 1_790_812_800;
 const DAY: i64 = 86_400;
 
 const CAMPAIGN_NAMES: &[&str] = &[
@@ -167,7 +170,7 @@ pub(crate) struct Sender {
     pub(crate) active_from: Option<i64>,
     /// When it stopped sending (stopped campaigns).
     pub(crate) active_until: Option<i64>,
-    /// Typical sends per day while active.
+    /// Sends per day while active (campaigns) or at the peak of the send (newsletters).
     pub(crate) daily_volume: f64,
 }
 
@@ -465,7 +468,7 @@ impl Catalog {
             return None;
         }
         let k = self.newsletter_key(id);
-        let created = k.str("created").range(EPOCH_START, EPOCH_END);
+        let created = k.str("created").range(EPOCH_START, NEWSLETTER_EPOCH_END);
         let sent_at =
             (!k.str("draft").chance(0.2)).then(|| created + k.str("sent").range(3_600, 14 * DAY));
         let updated = sent_at.unwrap_or(created) + k.str("updated").range(0, 2 * DAY);

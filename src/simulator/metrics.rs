@@ -49,9 +49,11 @@ fn ix(name: &str) -> usize {
 }
 
 const DAY: f64 = 86_400.0;
-/// Newsletter activity decays with this time constant (days) after the send.
+/// A newsletter's activity is a burst that decays with this time constant (days) after
+/// `sent_at`...
 const NEWSLETTER_DECAY_DAYS: f64 = 2.0;
-/// Trickle of late opens and clicks after a newsletter's send, relative to its peak.
+/// ...then a steady trickle (late sends to new segment members, late opens and clicks) at this
+/// share of the peak rate, so recent windows of old newsletters are not all zeros.
 const NEWSLETTER_TAIL: f64 = 0.01;
 
 /// The nominal length of a bucket in days. Using a nominal length (not the zone's real one)
@@ -123,7 +125,9 @@ pub(crate) fn bucket_counts(
     let sk = sender_key(root, s);
     let bk = bucket_key(root, s, period, start);
     let expected = expected_sends(s, start.timestamp() as f64, nominal_days(period));
-    if expected <= 0.0 || bk.str("quiet").chance(0.08) {
+    // Campaigns have quiet buckets; a newsletter's burst always shows.
+    let quiet = s.kind == super::data::Kind::Campaign && bk.str("quiet").chance(0.08);
+    if expected <= 0.0 || quiet {
         return c;
     }
     let noisy = expected * (0.6 + 0.8 * bk.str("noise").unit());
