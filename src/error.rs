@@ -84,6 +84,12 @@ impl Error {
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::DataFusion(e.into())
+    }
+}
+
 impl From<Error> for datafusion::error::DataFusionError {
     fn from(e: Error) -> Self {
         match e {

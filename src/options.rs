@@ -18,17 +18,36 @@ pub enum Report {
     Campaigns,
     /// Newsletter (one-time send) metrics and link metrics.
     Newsletters,
+    /// People and their attributes.
+    Customers,
+    /// The workspace's segments.
+    Segments,
+    /// People in segments, through an asynchronous export.
+    CustomersExport,
+    /// Deliveries (messages), through an asynchronous export.
+    DeliveriesExport,
 }
 
 impl Report {
     /// Every report, in documentation order.
-    pub const ALL: [Report; 2] = [Report::Campaigns, Report::Newsletters];
+    pub const ALL: [Report; 6] = [
+        Report::Campaigns,
+        Report::Newsletters,
+        Report::Customers,
+        Report::Segments,
+        Report::CustomersExport,
+        Report::DeliveriesExport,
+    ];
 
     /// The name used in `LOCATION`.
     pub fn as_str(self) -> &'static str {
         match self {
             Report::Campaigns => "campaigns",
             Report::Newsletters => "newsletters",
+            Report::Customers => "customers",
+            Report::Segments => "segments",
+            Report::CustomersExport => "customers_export",
+            Report::DeliveriesExport => "deliveries_export",
         }
     }
 
@@ -36,6 +55,9 @@ impl Report {
     pub fn options(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Report::Campaigns | Report::Newsletters => METRIC_OPTIONS,
+            Report::Customers | Report::Segments => &CONNECTION_OPTIONS,
+            Report::CustomersExport => CUSTOMERS_EXPORT_OPTIONS,
+            Report::DeliveriesExport => DELIVERIES_EXPORT_OPTIONS,
         }
     }
 }
@@ -88,6 +110,87 @@ const METRIC_OPTIONS: &[(&str, &str)] = &[
         "true to count each person once in link metrics (default false)",
     ),
 ];
+
+const EXPORT_TIMEOUT: (&str, &str) = (
+    "export_timeout",
+    "how long to wait for an export to finish: seconds, or 90s, 15m, 2h (default 30m)",
+);
+const EXPORT_ATTRIBUTES: (&str, &str) = (
+    "attributes",
+    "extra person attributes as columns: a JSON array or a comma-separated list",
+);
+
+const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &[
+    CONNECTION_OPTIONS[0],
+    CONNECTION_OPTIONS[1],
+    CONNECTION_OPTIONS[2],
+    CONNECTION_OPTIONS[3],
+    CONNECTION_OPTIONS[4],
+    CONNECTION_OPTIONS[5],
+    (
+        "segments",
+        "segment names or ids: a JSON array or a comma-separated list (default: everyone)",
+    ),
+    EXPORT_ATTRIBUTES,
+    EXPORT_TIMEOUT,
+];
+
+const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &[
+    CONNECTION_OPTIONS[0],
+    CONNECTION_OPTIONS[1],
+    CONNECTION_OPTIONS[2],
+    CONNECTION_OPTIONS[3],
+    CONNECTION_OPTIONS[4],
+    CONNECTION_OPTIONS[5],
+    (
+        "campaign_id",
+        "export this campaign's deliveries (at most one selector)",
+    ),
+    (
+        "newsletter_id",
+        "export this newsletter's deliveries (at most one selector)",
+    ),
+    (
+        "action_id",
+        "export this action's deliveries (at most one selector)",
+    ),
+    (
+        "transactional_message_id",
+        "export this transactional message's deliveries (at most one selector)",
+    ),
+    (
+        "start",
+        "window start: a date, an RFC 3339 timestamp, unix seconds, or relative like -7d (default: the API's last 6 months)",
+    ),
+    ("end", "window end, in the same forms (default now)"),
+    (
+        "metric",
+        "only deliveries with this metric: created, attempted, sent, delivered, opened, clicked, converted, bounced, spammed, unsubscribed, dropped, failed, undeliverable",
+    ),
+    ("drafts", "true to include drafts (default false)"),
+    EXPORT_ATTRIBUTES,
+    EXPORT_TIMEOUT,
+];
+
+/// The metrics a deliveries export can filter on.
+pub const DELIVERY_METRICS: [&str; 13] = [
+    "created",
+    "attempted",
+    "sent",
+    "delivered",
+    "opened",
+    "clicked",
+    "converted",
+    "bounced",
+    "spammed",
+    "unsubscribed",
+    "dropped",
+    "failed",
+    "undeliverable",
+];
+
+/// The longest deliveries window Customer.io returns (it silently cuts longer ones).
+pub const MAX_DELIVERIES_WINDOW_DAYS: i64 = 366;
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -192,6 +295,83 @@ impl Default for MetricOptions {
     }
 }
 
+/// A segment named in `segments`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentRef {
+    /// By id.
+    Id(i64),
+    /// By name, resolved with `GET /v1/segments`.
+    Name(String),
+}
+
+/// Which deliveries a deliveries export selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliverySelector {
+    /// `campaign_id`
+    Campaign(i64),
+    /// `newsletter_id`
+    Newsletter(i64),
+    /// `action_id`
+    Action(i64),
+    /// `transactional_message_id`
+    Transactional(i64),
+}
+
+/// A window bound: absolute, or relative to the scan's "now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSpec {
+    /// An instant.
+    At(chrono::DateTime<chrono::Utc>),
+    /// Now plus this (negative: in the past).
+    Relative(chrono::Duration),
+}
+
+impl TimeSpec {
+    /// The instant, given "now".
+    pub fn resolve(self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            TimeSpec::At(t) => t,
+            TimeSpec::Relative(d) => now + d,
+        }
+    }
+}
+
+/// Options of the export reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    /// `customers_export`: the segments (empty: everyone).
+    pub segments: Vec<SegmentRef>,
+    /// Extra attribute columns.
+    pub attributes: Vec<String>,
+    /// How long to wait for an export.
+    pub timeout: std::time::Duration,
+    /// `deliveries_export`: the selector (none: every campaign and newsletter).
+    pub selector: Option<DeliverySelector>,
+    /// `deliveries_export`: window start.
+    pub start: Option<TimeSpec>,
+    /// `deliveries_export`: window end.
+    pub end: Option<TimeSpec>,
+    /// `deliveries_export`: the metric filter.
+    pub metric: Option<String>,
+    /// `deliveries_export`: include drafts.
+    pub drafts: bool,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions {
+            segments: Vec::new(),
+            attributes: Vec::new(),
+            timeout: std::time::Duration::from_secs(30 * 60),
+            selector: None,
+            start: None,
+            end: None,
+            metric: None,
+            drafts: false,
+        }
+    }
+}
+
 /// Every setting of one table, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableOptions {
@@ -201,6 +381,8 @@ pub struct TableOptions {
     pub connection: ConnectionOptions,
     /// Metric settings (used by `campaigns` and `newsletters`).
     pub metrics: MetricOptions,
+    /// Export settings (used by `customers_export` and `deliveries_export`).
+    pub export: ExportOptions,
 }
 
 impl TableOptions {
@@ -210,6 +392,7 @@ impl TableOptions {
             report,
             connection: ConnectionOptions::new(key),
             metrics: MetricOptions::default(),
+            export: ExportOptions::default(),
         }
     }
 
@@ -298,8 +481,182 @@ impl TableOptions {
         if let Some(v) = get("unique_links") {
             m.unique_links = parse_bool("unique_links", v)?;
         }
+
+        let e = &mut options.export;
+        if let Some(v) = get("segments") {
+            e.segments = parse_list("segments", v)?
+                .into_iter()
+                .map(|s| match s.parse::<i64>() {
+                    Ok(id) => SegmentRef::Id(id),
+                    Err(_) => SegmentRef::Name(s),
+                })
+                .collect();
+        }
+        if let Some(v) = get("attributes") {
+            e.attributes = parse_list("attributes", v)?;
+        }
+        if let Some(v) = get("export_timeout") {
+            e.timeout = parse_duration("export_timeout", v)?;
+        }
+        let selectors = [
+            (
+                "campaign_id",
+                DeliverySelector::Campaign as fn(i64) -> DeliverySelector,
+            ),
+            ("newsletter_id", DeliverySelector::Newsletter),
+            ("action_id", DeliverySelector::Action),
+            ("transactional_message_id", DeliverySelector::Transactional),
+        ];
+        for (name, make) in selectors {
+            if let Some(v) = get(name) {
+                if e.selector.is_some() {
+                    return Err(Error::option(
+                        "options campaign_id, newsletter_id, action_id and transactional_message_id \
+                         select what to export: give at most one (none exports every campaign and \
+                         newsletter)",
+                    ));
+                }
+                e.selector = Some(make(parse_int(name, v, 1, i64::MAX)?));
+            }
+        }
+        if let Some(v) = get("start") {
+            e.start = Some(parse_time("start", v)?);
+        }
+        if let Some(v) = get("end") {
+            e.end = Some(parse_time("end", v)?);
+        }
+        check_window(e.start, e.end, chrono::Utc::now())?;
+        if let Some(v) = get("metric") {
+            let lower = v.to_ascii_lowercase();
+            if !DELIVERY_METRICS.contains(&lower.as_str()) {
+                return Err(Error::option(format!(
+                    "option metric: '{v}' is not a delivery metric; valid values are {}",
+                    DELIVERY_METRICS.join(", ")
+                )));
+            }
+            e.metric = Some(lower);
+        }
+        if let Some(v) = get("drafts") {
+            e.drafts = parse_bool("drafts", v)?;
+        }
         Ok(options)
     }
+}
+
+/// Refuses windows that end before they start, or are longer than Customer.io returns.
+pub fn check_window(
+    start: Option<TimeSpec>,
+    end: Option<TimeSpec>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let end_t = end.map_or(now, |e| e.resolve(now));
+    let Some(start) = start else { return Ok(()) };
+    let start_t = start.resolve(now);
+    if start_t >= end_t {
+        return Err(Error::option(format!(
+            "options start/end: the window starts at {start_t} and ends at {end_t}; start must \
+             come before end"
+        )));
+    }
+    if end_t - start_t > chrono::Duration::days(MAX_DELIVERIES_WINDOW_DAYS) {
+        return Err(Error::option(format!(
+            "options start/end: the window from {start_t} to {end_t} is longer than 12 months; \
+             Customer.io would silently return only the last 12 months, so split it into windows \
+             of at most 12 months (several tables, combined with UNION ALL)"
+        )));
+    }
+    Ok(())
+}
+
+/// A list option: a JSON array of strings/numbers, or a comma-separated list.
+fn parse_list(name: &str, v: &str) -> Result<Vec<String>> {
+    let items: Vec<String> = if v.trim_start().starts_with('[') {
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(v).map_err(|e| {
+            Error::option(format!(
+                "option {name}: '{v}' is not a JSON array ({e}); write [\"a\", \"b\"] or a, b"
+            ))
+        })?;
+        parsed
+            .into_iter()
+            .map(|x| match x {
+                serde_json::Value::String(s) => Ok(s),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                other => Err(Error::option(format!(
+                    "option {name}: {other} is not a name or an id; write strings or numbers"
+                ))),
+            })
+            .collect::<Result<_>>()?
+    } else {
+        v.split(',').map(|s| s.trim().to_string()).collect()
+    };
+    let items: Vec<String> = items.into_iter().map(|s| s.trim().to_string()).collect();
+    if items.is_empty() || items.iter().any(String::is_empty) {
+        return Err(Error::option(format!(
+            "option {name}: '{v}' has an empty entry; write a JSON array [\"a\", \"b\"] or a, b"
+        )));
+    }
+    Ok(items)
+}
+
+/// `90`, `90s`, `15m`, `2h`.
+fn parse_duration(name: &str, v: &str) -> Result<std::time::Duration> {
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: Option<u64> = digits.parse().ok();
+    let secs = match (n, unit.trim()) {
+        (Some(n), "" | "s") => Some(n),
+        (Some(n), "m") => n.checked_mul(60),
+        (Some(n), "h") => n.checked_mul(3600),
+        _ => None,
+    };
+    match secs {
+        Some(s) if (1..=24 * 3600).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+        _ => Err(Error::option(format!(
+            "option {name}: '{v}' is not a duration; valid values are 1s to 24h, written as \
+             seconds or with s, m, h (90, 90s, 15m, 2h)"
+        ))),
+    }
+}
+
+/// A date (`2026-01-31`), an RFC 3339 timestamp, unix seconds, or relative (`-7d`, `-12h`, `now`).
+fn parse_time(name: &str, v: &str) -> Result<TimeSpec> {
+    use chrono::{DateTime, NaiveDate, Utc};
+    let t = v.trim();
+    if t.eq_ignore_ascii_case("now") {
+        return Ok(TimeSpec::Relative(chrono::Duration::zero()));
+    }
+    if let Some(rel) = t.strip_prefix('-') {
+        let (digits, unit) =
+            rel.split_at(rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len()));
+        if let Ok(n) = digits.parse::<i64>() {
+            let d = match unit {
+                "d" => Some(chrono::Duration::days(n)),
+                "h" => Some(chrono::Duration::hours(n)),
+                "w" => Some(chrono::Duration::weeks(n)),
+                "m" => Some(chrono::Duration::minutes(n)),
+                _ => None,
+            };
+            if let Some(d) = d {
+                return Ok(TimeSpec::Relative(-d));
+            }
+        }
+    }
+    if let Ok(secs) = t.parse::<i64>() {
+        if let Some(at) = DateTime::from_timestamp(secs, 0) {
+            return Ok(TimeSpec::At(at));
+        }
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(t) {
+        return Ok(TimeSpec::At(at.with_timezone(&Utc)));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        if let Some(at) = d.and_hms_opt(0, 0, 0) {
+            return Ok(TimeSpec::At(at.and_utc()));
+        }
+    }
+    Err(Error::option(format!(
+        "option {name}: '{v}' is not a time; valid values are a date (2026-01-31), an RFC 3339 \
+         timestamp (2026-01-31T12:00:00Z), unix seconds, now, or relative (-7d, -12h, -2w)"
+    )))
 }
 
 fn parse_metric_type(v: &str) -> Result<String> {

@@ -1,48 +1,121 @@
-//! `cio-sql`: SQL over Customer.io reports.
+//! `cio-sql`: SQL over Customer.io reports: an interactive shell, `-c`/`-f` scripts (SQL and
+//! Switchboard `download` statements), and `cio-sql schedule` for daily ingestion.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::Parser;
-use datafusion::prelude::SessionContext;
+use chrono::{NaiveDate, SecondsFormat};
+use clap::{Args as ClapArgs, Parser, Subcommand};
 use datafusion_customerio::CustomerIo;
+use datafusion_customerio::cli::exec::{ExecOptions, Interrupt};
+use datafusion_customerio::cli::ingest::{self, FailPoints, IngestJob, RunEnv, RunError};
 use datafusion_customerio::cli::output::Format;
-use datafusion_customerio::cli::{PrintOptions, run_sql};
+use datafusion_customerio::cli::schedule::{self, DailySchedule, SchedulerOptions, SystemWaiter};
+use datafusion_customerio::cli::workspaces::{parse_workspace_arg, register_workspace};
+use datafusion_customerio::cli::{CliError, PrintOptions, Shell, new_session, repl};
+use datafusion_customerio::clock::{Clock, SystemClock};
 use datafusion_customerio::credentials::{Credential, Credentials};
 use datafusion_customerio::simulator::{SimConfig, Simulator};
 
 /// The demo script, run by `--demo` when no -c or -f is given.
 const DEMO_SQL: &str = include_str!("../../sql/demo.sql");
 
+/// Exit status when another run holds (or committed) the run date.
+const EXIT_BUSY: u8 = 3;
+/// Exit status after Ctrl-C.
+const EXIT_INTERRUPTED: u8 = 130;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "cio-sql",
     version,
-    about = "SQL over Customer.io reports (Apache DataFusion)"
+    about = "SQL over Customer.io reports (Apache DataFusion)",
+    after_help = "With no -c or -f, an interactive shell starts (\\? for its commands)."
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Run this SQL (repeatable; runs in order, before -f files).
     #[arg(short = 'c', long = "command", value_name = "SQL")]
     commands: Vec<String>,
-    /// Run the SQL in this file (repeatable).
+    /// Run the SQL or Switchboard script in this file (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Start the embedded Customer.io simulator and register its credentials `sim_us` and
-    /// `sim_eu`; with no -c/-f, run the demo script.
-    #[arg(long)]
-    demo: bool,
-    /// The credentials file (TOML: [name] api_key = "...", region = "us"|"eu").
-    #[arg(long, env = "CIO_CREDENTIALS", value_name = "FILE")]
-    credentials: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
     /// Output format: table, csv, json, ndjson.
     #[arg(long, default_value = "table")]
     format: Format,
     /// Rows shown at most per query in table format.
     #[arg(long, default_value_t = 40)]
     maxrows: usize,
-    /// No row counts or timings.
+    /// No row counts, timings or notices.
     #[arg(short, long)]
     quiet: bool,
+}
+
+#[derive(ClapArgs, Debug)]
+struct Common {
+    /// Start the embedded Customer.io simulator: credentials and schemas `sim_us` and `sim_eu`
+    /// (and the credential `customerio_key`, the same workspace as sim_us, for the Switchboard
+    /// samples); with no -c or -f, run the demo script.
+    #[arg(long, global = true)]
+    demo: bool,
+    /// The credentials file (TOML: [name] api_key = "...", region = "us"|"eu").
+    #[arg(long, env = "CIO_CREDENTIALS", value_name = "FILE", global = true)]
+    credentials: Option<PathBuf>,
+    /// A schema NAME holding every report read with the credential KEYREF (repeatable).
+    /// Every entry of the credentials file is a schema too.
+    #[arg(long = "workspace", value_name = "NAME=KEYREF", global = true)]
+    workspaces: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run an ingestion script once a day (or once with --once), committing each date's
+    /// outputs all or nothing.
+    Schedule(ScheduleArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct ScheduleArgs {
+    /// The script: SQL and download statements, writing with COPY (...) TO '<url>' STORED AS
+    /// PARQUET; URLs may use ${run_date} and ${run_ts}.
+    #[arg(long = "file", short = 'f', value_name = "FILE")]
+    file: PathBuf,
+    /// Local time of the daily run.
+    #[arg(long, default_value = "06:00", value_name = "HH:MM")]
+    at: String,
+    /// Time zone of --at (IANA name).
+    #[arg(long, default_value = "America/Los_Angeles", value_name = "ZONE")]
+    tz: String,
+    /// Run once now and exit.
+    #[arg(long)]
+    once: bool,
+    /// With --once: the run date (default: today in --tz).
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "once")]
+    date: Option<String>,
+    /// Where commit markers, leases and staging files go (default: _cio_sql/ in the folder
+    /// the outputs share).
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
+    /// The job's name in the state folder (default: the file's stem).
+    #[arg(long)]
+    job: Option<String>,
+    /// Seconds a run's lease lasts without renewal (it is renewed every third of it).
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    lease: u64,
+    /// At start, do not run the latest due date when it is not committed.
+    #[arg(long)]
+    no_catch_up: bool,
+    /// Tries again after a failed run, at most this many times per date.
+    #[arg(long, default_value_t = 3)]
+    retries: u32,
+    /// Minutes between tries.
+    #[arg(long, default_value_t = 30, value_name = "MINUTES")]
+    retry_delay: u64,
 }
 
 fn main() -> ExitCode {
@@ -61,32 +134,47 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let code = runtime.block_on(run(args));
+    // Blocking readers (the shell's stdin) must not hold the process open.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let credentials = match &args.credentials {
+/// The credentials, the simulator (with --demo) and the schemas to register.
+struct Setup {
+    cio: CustomerIo,
+    workspaces: Vec<(String, String)>,
+    _sim: Option<Simulator>,
+}
+
+async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
+    let credentials = match &common.credentials {
         Some(path) => Credentials::with_file(path),
         None => Credentials::from_env(),
     };
     let cio = CustomerIo::with_credentials(credentials);
-    let _sim = if args.demo {
-        let sim = Simulator::start(SimConfig::default()).await?;
-        cio.credentials().insert(
-            "sim_us",
-            Credential::new("sim-us-key").with_base_url(sim.us_url()),
-        );
+    // Every entry of the credentials file is a schema (before the demo adds its own).
+    let mut workspaces: Vec<(String, String)> = match cio.credentials().names() {
+        Ok(names) => names.into_iter().map(|n| (n.clone(), n)).collect(),
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Vec::new()
+        }
+    };
+    let sim = if common.demo {
+        let sim = Simulator::start(SimConfig::default())
+            .await
+            .map_err(|e| CliError::msg(format!("cannot start the simulator: {e}")))?;
+        let us = Credential::new("sim-us-key").with_base_url(sim.us_url());
+        cio.credentials().insert("sim_us", us.clone());
+        cio.credentials().insert("customerio_key", us);
         cio.credentials().insert(
             "sim_eu",
             Credential::new("sim-eu-key").with_base_url(sim.eu_url()),
         );
-        if !args.quiet {
+        workspaces.push(("sim_us".into(), "sim_us".into()));
+        workspaces.push(("sim_eu".into(), "sim_eu".into()));
+        if !quiet {
             eprintln!(
                 "Demo: simulated Customer.io at {} (sim_us) and {} (sim_eu)",
                 sim.us_url(),
@@ -97,33 +185,196 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let ctx = SessionContext::new();
-    cio.register(&ctx);
+    for w in &common.workspaces {
+        let (name, key) =
+            parse_workspace_arg(w).map_err(|e| CliError::msg(format!("--workspace: {e}")))?;
+        workspaces.retain(|(n, _)| *n != name);
+        workspaces.push((name, key));
+    }
+    Ok(Setup {
+        cio,
+        workspaces,
+        _sim: sim,
+    })
+}
+
+fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
+    let ctx = new_session(&setup.cio);
+    for (name, key) in &setup.workspaces {
+        if let Err(e) = register_workspace(&ctx, &setup.cio, name, key) {
+            eprintln!("warning: {e}");
+        }
+    }
+    Ok(Shell::new(ctx, setup.cio.clone(), print))
+}
+
+async fn run(args: Args) -> ExitCode {
+    match &args.command {
+        Some(Command::Schedule(s)) => return run_schedule(&args, s).await,
+        None => {}
+    }
+    let setup = match setup(&args.common, args.quiet).await {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
     let print = PrintOptions {
         format: args.format,
         max_rows: args.maxrows,
         quiet: args.quiet,
     };
+    let mut shell = match shell(&setup, print) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let interrupt = match Interrupt::install(false) {
+        Ok(i) => i,
+        Err(e) => return fail(&CliError::msg(format!("cannot listen for Ctrl-C: {e}"))),
+    };
+    shell.exec = ExecOptions {
+        interrupt: Some(interrupt),
+        progress: ExecOptions::progress_default(),
+    };
 
-    let mut scripts: Vec<String> = args.commands.clone();
+    let mut scripts: Vec<(String, Option<String>)> =
+        args.commands.iter().map(|c| (c.clone(), None)).collect();
     for f in &args.files {
-        scripts.push(
-            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?,
-        );
-    }
-    if scripts.is_empty() {
-        if args.demo {
-            scripts.push(DEMO_SQL.to_string());
-        } else {
-            return Err(
-                "nothing to run: give -c SQL, -f FILE or --demo (the interactive shell \
-                        is not built yet)"
-                    .into(),
-            );
+        match std::fs::read_to_string(f) {
+            Ok(text) => scripts.push((text, Some(f.display().to_string()))),
+            Err(e) => return fail(&CliError::msg(format!("cannot read {}: {e}", f.display()))),
         }
     }
-    for sql in &scripts {
-        run_sql(&ctx, sql, &print).await?;
+    let open_shell = scripts.is_empty();
+    if open_shell && args.common.demo {
+        // `--demo` alone: the demo script, then the shell with its schemas.
+        scripts.push((DEMO_SQL.to_string(), Some("sql/demo.sql".into())));
     }
-    Ok(())
+    for (text, source) in &scripts {
+        match shell.run_script(text, source.as_deref()).await {
+            Ok(()) => {}
+            Err(CliError::Cancelled) => {
+                eprintln!("Cancelled.");
+                return ExitCode::from(EXIT_INTERRUPTED);
+            }
+            Err(e) => return fail(&e),
+        }
+    }
+    if open_shell {
+        return match repl::run(shell, repl::history_path()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(e: &CliError) -> ExitCode {
+    eprintln!("Error: {e}");
+    ExitCode::FAILURE
+}
+
+async fn run_schedule(args: &Args, s: &ScheduleArgs) -> ExitCode {
+    match schedule_inner(args, s).await {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn schedule_inner(args: &Args, s: &ScheduleArgs) -> Result<ExitCode, CliError> {
+    let when = DailySchedule::parse(&s.at, &s.tz).map_err(CliError::msg)?;
+    let template = std::fs::read_to_string(&s.file)
+        .map_err(|e| CliError::msg(format!("cannot read {}: {e}", s.file.display())))?;
+    let mut job = IngestJob::new(s.file.display().to_string(), template);
+    if let Some(name) = &s.job {
+        job.name = name.clone();
+    }
+    job.state = s.state.clone();
+    job.lease = Duration::from_secs(s.lease.max(3));
+    let setup = Arc::new(setup(&args.common, args.quiet).await?);
+    let interrupt = Interrupt::install(true)
+        .map_err(|e| CliError::msg(format!("cannot listen for signals: {e}")))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let log_clock = clock.clone();
+    let faults = match std::env::var("CIO_SQL_FAIL_AT") {
+        Ok(k) => match k.parse::<usize>() {
+            Ok(k) if k > 0 => FailPoints::abort_at(k),
+            _ => {
+                return Err(CliError::msg(
+                    "CIO_SQL_FAIL_AT must be a step number from 1",
+                ));
+            }
+        },
+        Err(_) => FailPoints::none(),
+    };
+    let shell_setup = setup.clone();
+    let shell_interrupt = interrupt.clone();
+    let env = RunEnv {
+        new_shell: Arc::new(move || {
+            let mut sh = shell(
+                &shell_setup,
+                PrintOptions {
+                    quiet: true,
+                    ..PrintOptions::default()
+                },
+            )?;
+            sh.exec = ExecOptions {
+                interrupt: Some(shell_interrupt.clone()),
+                progress: false,
+            };
+            Ok(sh)
+        }),
+        clock: clock.clone(),
+        log: Arc::new(move |msg: &str| {
+            eprintln!(
+                "{} {msg}",
+                log_clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)
+            );
+        }),
+        faults: Arc::new(faults),
+    };
+
+    if s.once {
+        let date = match &s.date {
+            Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                CliError::msg(format!("--date '{d}' is not a date; write YYYY-MM-DD"))
+            })?,
+            None => clock.now().with_timezone(&when.tz).date_naive(),
+        };
+        let mark = interrupt.mark();
+        let result = tokio::select! {
+            r = ingest::run(&job, &env, date, clock.now()) => r,
+            _ = interrupt.after(mark) => {
+                eprintln!("Interrupted: nothing committed for {date}.");
+                return Ok(ExitCode::from(EXIT_INTERRUPTED));
+            }
+        };
+        return Ok(match result {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(RunError::Busy(m)) => {
+                eprintln!("Error: {m}");
+                ExitCode::from(EXIT_BUSY)
+            }
+            Err(RunError::Failed(CliError::Cancelled)) => {
+                eprintln!("Interrupted: nothing committed for {date}.");
+                ExitCode::from(EXIT_INTERRUPTED)
+            }
+            Err(e) => {
+                eprintln!("Error: {e}");
+                ExitCode::FAILURE
+            }
+        });
+    }
+    let options = SchedulerOptions {
+        schedule: when,
+        catch_up: !s.no_catch_up,
+        retry_delay: Duration::from_secs(s.retry_delay.max(1) * 60),
+        retries: s.retries,
+        max_runs: None,
+    };
+    let waiter = SystemWaiter { clock };
+    let report = schedule::run_daily(&job, &env, &options, &waiter, Some(&interrupt)).await?;
+    Ok(if report.interrupted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

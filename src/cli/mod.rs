@@ -1,14 +1,35 @@
-//! The `cio-sql` command: run SQL (`-c`, `-f`) against Customer.io tables and print the results.
+//! The `cio-sql` command: SQL and Switchboard scripts against Customer.io tables, from `-c`, `-f`
+//! or an interactive shell, and the daily scheduled ingestion to object storage.
+//!
+//! - [`Shell`] runs scripts: SQL statements and `download` statements ([`script`]), printing
+//!   each result ([`output`]); Ctrl-C cancels the running statement ([`exec`]).
+//! - [`repl`] is the interactive shell; [`workspaces`] turns credentials into schemas.
+//! - [`ingest`] runs a script for one date with an all-or-nothing commit to object storage
+//!   ([`stores`]); [`schedule`] runs it every day at a local time.
 
+pub mod errors;
+pub mod exec;
+pub mod ingest;
 pub mod output;
+pub mod repl;
+pub mod schedule;
+pub mod script;
+pub mod stores;
+pub mod workspaces;
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use datafusion::error::Result as DfResult;
-use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::DFParser;
+use datafusion::catalog::TableProvider;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 
+use crate::CustomerIo;
+use crate::options::{Report, TableOptions};
+pub use errors::CliError;
+use exec::{ExecOptions, Outcome};
 use output::Format;
+use script::{Download, Piece, Using};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy)]
@@ -21,28 +42,262 @@ pub struct PrintOptions {
     pub quiet: bool,
 }
 
-/// Runs every statement of `sql` in order, printing each result; stops at the first error.
-pub async fn run_sql(ctx: &SessionContext, sql: &str, print: &PrintOptions) -> DfResult<()> {
-    let statements = DFParser::parse_sql(sql)?;
-    for statement in statements {
-        let started = Instant::now();
-        let plan = ctx.state().statement_to_plan(statement).await?;
-        let df = ctx.execute_logical_plan(plan).await?;
-        let schema = df.schema().as_arrow().clone();
-        let batches = df.collect().await?;
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        if schema.fields().is_empty() {
-            // DDL: nothing to show.
-        } else {
-            output::print_batches(&schema, &batches, print)?;
-        }
-        if !print.quiet {
-            eprintln!(
-                "{rows} row{} in {:.3}s",
-                if rows == 1 { "" } else { "s" },
-                started.elapsed().as_secs_f64()
-            );
+impl Default for PrintOptions {
+    fn default() -> Self {
+        PrintOptions {
+            format: Format::Table,
+            max_rows: 40,
+            quiet: false,
         }
     }
-    Ok(())
+}
+
+/// A new session for Customer.io: `STORED AS CUSTOMERIO` registered and the information schema
+/// on (for `SHOW TABLES`).
+pub fn new_session(cio: &CustomerIo) -> SessionContext {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    cio.register(&ctx);
+    ctx
+}
+
+/// A session that runs scripts and prints their results.
+#[derive(Clone)]
+pub struct Shell {
+    /// The DataFusion session.
+    pub ctx: SessionContext,
+    /// Credentials and clock of the Customer.io tables.
+    pub cio: CustomerIo,
+    /// How results print.
+    pub print: PrintOptions,
+    /// Cancellation and progress.
+    pub exec: ExecOptions,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("session", &self.ctx.session_id())
+            .field("print", &self.print)
+            .finish()
+    }
+}
+
+impl Shell {
+    /// A shell over `ctx` (see [`new_session`]).
+    pub fn new(ctx: SessionContext, cio: CustomerIo, print: PrintOptions) -> Self {
+        Shell {
+            ctx,
+            cio,
+            print,
+            exec: ExecOptions::default(),
+        }
+    }
+
+    /// Runs every statement of `input`, printing each result; stops at the first error.
+    /// `source` (a file name) prefixes error messages.
+    pub async fn run_script(&self, input: &str, source: Option<&str>) -> Result<(), CliError> {
+        let pieces = script::split(input).map_err(|e| locate(source, e.describe(input)))?;
+        for piece in pieces {
+            match piece {
+                Piece::Download(d) => {
+                    self.register_download(input, &d)
+                        .await
+                        .map_err(|e| with_source(source, e))?;
+                    if !self.print.quiet {
+                        eprintln!("registered table {}", d.table);
+                    }
+                }
+                Piece::Sql { start, end, .. } => {
+                    for statement in
+                        parse_sql(input, start, end).map_err(|e| with_source(source, e))?
+                    {
+                        let outcome = self.run_statement(statement).await.map_err(|e| {
+                            let (line, _) = script::line_col(input, start);
+                            match source {
+                                Some(s) => with_source(Some(&format!("{s}, line {line}")), e),
+                                None => e,
+                            }
+                        })?;
+                        self.print_outcome(&outcome)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans and runs one statement, registering the object stores its URLs need.
+    pub async fn run_statement(&self, statement: DFStatement) -> Result<Outcome, CliError> {
+        self.register_stores(&statement)?;
+        let plan = self
+            .ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(CliError::from)?;
+        exec::run_plan(&self.ctx, plan, &self.exec).await
+    }
+
+    fn register_stores(&self, statement: &DFStatement) -> Result<(), CliError> {
+        let url = match statement {
+            DFStatement::CopyTo(c) => Some(c.target.as_str()),
+            DFStatement::CreateExternalTable(c) => c.locations.first().map(String::as_str),
+            _ => None,
+        };
+        if let Some(u) = url {
+            if stores::is_storage_location(u) {
+                stores::location(&self.ctx, u)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints a statement's result (nothing for DDL) and, unless quiet, `N rows in S.SSSs`.
+    pub fn print_outcome(&self, outcome: &Outcome) -> Result<(), CliError> {
+        if !outcome.schema.fields().is_empty() {
+            output::print_batches(&outcome.schema, &outcome.batches, &self.print)?;
+        }
+        if !self.print.quiet {
+            let rows = outcome.rows();
+            let mut line = format!(
+                "{rows} row{} in {:.3}s",
+                exec::plural(rows),
+                outcome.elapsed.as_secs_f64()
+            );
+            let s = &outcome.stats;
+            if s.requests > 0 {
+                line.push_str(&format!(
+                    " ({} request{}{})",
+                    exec::thousands(s.requests),
+                    exec::plural(s.requests),
+                    if s.retries > 0 {
+                        format!(", {} retried", s.retries)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            eprintln!("{line}");
+        }
+        Ok(())
+    }
+
+    /// Registers the table of a `download` statement (replacing a table of that name): the same
+    /// table as `CREATE EXTERNAL TABLE name STORED AS CUSTOMERIO LOCATION '<type>' OPTIONS (...)`.
+    /// Errors name the line and column of the offending setting in `input`.
+    pub async fn register_download(&self, input: &str, d: &Download) -> Result<(), CliError> {
+        let at = |offset: usize, msg: String| {
+            let (line, column) = script::line_col(input, offset);
+            CliError::msg(format!("line {line}, column {column}: {msg}"))
+        };
+        let table = d.table.as_str();
+        let mut report = None;
+        let mut options: HashMap<String, String> = HashMap::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for e in &d.entries {
+            let key = e.key.to_ascii_lowercase();
+            if seen.insert(key.clone(), e.key_pos).is_some() {
+                return Err(at(
+                    e.key_pos,
+                    format!("download {table}: setting '{}' is given twice", e.key),
+                ));
+            }
+            if key == "type" {
+                let script::Value::Str(name) = &e.value else {
+                    return Err(at(
+                        e.value_pos,
+                        format!(
+                            "download {table}: type must be a string like \"customerio:campaigns\""
+                        ),
+                    ));
+                };
+                report = Some(
+                    name.parse::<Report>()
+                        .map_err(|err| at(e.value_pos, format!("download {table}: {err}")))?,
+                );
+            } else {
+                options.insert(e.key.clone(), e.value.to_option());
+            }
+        }
+        let Some(report) = report else {
+            let valid: Vec<String> = Report::ALL
+                .iter()
+                .map(|r| format!("customerio:{}", r.as_str()))
+                .collect();
+            return Err(at(
+                d.start,
+                format!(
+                    "download {table}: the setting type is missing; valid types are {}",
+                    valid.join(", ")
+                ),
+            ));
+        };
+        // Point an option error at the setting it names, else at the statement.
+        let blame = |msg: String| {
+            let lower = msg.to_ascii_lowercase();
+            let pos = d
+                .entries
+                .iter()
+                .filter(|e| !e.key.eq_ignore_ascii_case("type"))
+                .find(|e| {
+                    let k = e.key.to_ascii_lowercase();
+                    lower.contains(&format!("'{k}'"))
+                        || lower.contains(&format!("option {k}:"))
+                        || (k == "key" && lower.contains("credential"))
+                })
+                .map(|e| e.key_pos)
+                .unwrap_or(d.start);
+            at(pos, format!("download {table}: {msg}"))
+        };
+        let parsed = TableOptions::parse(report, &options).map_err(|e| blame(e.to_string()))?;
+        let provider = self.cio.table(parsed).map_err(|e| blame(e.to_string()))?;
+        let provider: Arc<dyn TableProvider> = match &d.using {
+            Using::All => provider,
+            Using::Columns(columns) => {
+                let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+                self.ctx
+                    .read_table(provider)
+                    .and_then(|df| df.select_columns(&names))
+                    .map(|df| df.into_view())
+                    .map_err(|e| {
+                        at(
+                            d.start,
+                            format!("download {table}: using: {}", errors::describe(&e)),
+                        )
+                    })?
+            }
+        };
+        let name = datafusion::common::TableReference::bare(table);
+        self.ctx
+            .deregister_table(name.clone())
+            .map_err(CliError::from)?;
+        self.ctx
+            .register_table(name, provider)
+            .map_err(CliError::from)?;
+        Ok(())
+    }
+}
+
+/// Parses the SQL `input[start..end]`; syntax errors give the line and column in `input`.
+pub fn parse_sql(input: &str, start: usize, end: usize) -> Result<Vec<DFStatement>, CliError> {
+    let text = script::positioned(input, start, end);
+    Ok(DFParser::parse_sql(&text)
+        .map_err(CliError::from)?
+        .into_iter()
+        .collect())
+}
+
+fn locate(source: Option<&str>, msg: String) -> CliError {
+    match source {
+        Some(s) => CliError::msg(format!("{s}: {msg}")),
+        None => CliError::msg(msg),
+    }
+}
+
+fn with_source(source: Option<&str>, e: CliError) -> CliError {
+    match (source, e) {
+        (Some(s), CliError::Failed(m)) => CliError::Failed(format!("{s}: {m}")),
+        (_, e) => e,
+    }
 }

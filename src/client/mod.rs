@@ -34,6 +34,8 @@ pub struct RequestStats {
     pub rate_limited: Count,
     /// Response body bytes received.
     pub bytes: Count,
+    /// Values that did not cast to a declared column type (and became NULL).
+    pub cast_failures: Count,
 }
 
 /// How to reach one workspace.

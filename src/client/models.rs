@@ -122,3 +122,125 @@ pub struct LinksResponse {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub links: Vec<LinkMetrics>,
 }
+
+/// A string, or a number sent where the spec example has one (`"id": 1`), as a string.
+pub fn string_or_number<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+/// A person's identifiers.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Identifiers {
+    /// The workspace's own id (nullable).
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    /// The email (nullable).
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub email: Option<String>,
+    /// Customer.io's id.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub cio_id: Option<String>,
+}
+
+/// A page of `POST /v1/customers` (search).
+#[derive(Debug, Deserialize)]
+pub struct SearchPage {
+    /// The people of this page.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub identifiers: Vec<Identifiers>,
+    /// The next cursor; `""`, `null` or missing on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+impl super::pagination::Page for SearchPage {
+    type Item = Identifiers;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>) {
+        (self.identifiers, self.next)
+    }
+}
+
+/// A device of a person.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Device {
+    /// The device token.
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    /// `ios`, `android`, ...
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Last use, unix seconds.
+    #[serde(default)]
+    pub last_used: Option<i64>,
+}
+
+/// One person of `POST /v1/customers/attributes` (the live, unwrapped shape).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Person {
+    /// Identifiers.
+    #[serde(default)]
+    pub identifiers: Identifiers,
+    /// Every attribute; values are strings live, other JSON is kept as its text.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// When each attribute was last set, unix seconds.
+    #[serde(default)]
+    pub timestamps: BTreeMap<String, Option<i64>>,
+    /// Unsubscribed from messages.
+    #[serde(default)]
+    pub unsubscribed: Option<bool>,
+    /// Devices.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub devices: Vec<Device>,
+}
+
+/// `POST /v1/customers/attributes`.
+#[derive(Debug, Deserialize)]
+pub struct PeopleResponse {
+    /// The people found (unknown ids are left out).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub customers: Vec<Person>,
+}
+
+/// A segment of `GET /v1/segments`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Segment {
+    /// The segment id.
+    pub id: i64,
+    /// Its name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `finished`, `building`, ...
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `dynamic` or `manual`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Build progress, while building.
+    #[serde(default)]
+    pub progress: Option<i64>,
+    /// Tags.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub tags: Vec<String>,
+    /// `id:updated`.
+    #[serde(default)]
+    pub deduplicate_id: Option<String>,
+}
+
+/// `GET /v1/segments`.
+#[derive(Debug, Deserialize)]
+pub struct SegmentList {
+    /// Every segment (archived ones are left out by the API).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub segments: Vec<Segment>,
+}

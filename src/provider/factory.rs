@@ -45,7 +45,6 @@ impl TableProviderFactory for CustomerIoFactory {
         };
         let report: Report = location.parse().map_err(|e| context(&table, e))?;
         let unsupported = [
-            (!cmd.schema.fields().is_empty(), "a column list"),
             (!cmd.table_partition_cols.is_empty(), "PARTITIONED BY"),
             (!cmd.order_exprs.is_empty(), "WITH ORDER"),
             (cmd.unbounded, "UNBOUNDED"),
@@ -54,13 +53,15 @@ impl TableProviderFactory for CustomerIoFactory {
         ];
         if let Some((_, what)) = unsupported.iter().find(|(present, _)| *present) {
             return Err(DataFusionError::Plan(format!(
-                "table {table}: report {report} does not support {what}; its columns are fixed \
-                 (see DESCRIBE {table} after creating it without {what})"
+                "table {table}: report {report} does not support {what}"
             )));
         }
         let options = TableOptions::parse(report, &cmd.options).map_err(|e| context(&table, e))?;
-        let provider = CustomerIoTable::try_new(options, &self.credentials, self.clock.clone())
-            .map_err(|e| context(&table, e))?;
+        let declared =
+            (!cmd.schema.fields().is_empty()).then(|| Arc::new(cmd.schema.as_arrow().clone()));
+        let provider =
+            CustomerIoTable::with_columns(options, declared, &self.credentials, self.clock.clone())
+                .map_err(|e| context(&table, e))?;
         Ok(Arc::new(provider))
     }
 }

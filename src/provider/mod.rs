@@ -21,7 +21,9 @@ use crate::clock::Clock;
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::options::{Report, TableOptions};
+use crate::reports::customers::CustomersReport;
 use crate::reports::metrics::{MetricKind, MetricReport};
+use crate::reports::segments::SegmentsReport;
 use crate::reports::{Pushed, ReportReader};
 use scan::{CustomerIoScanExec, ScanParams};
 
@@ -50,6 +52,23 @@ impl CustomerIoTable {
         credentials: &Credentials,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        Self::with_columns(options, None, credentials, clock)
+    }
+
+    /// A table with the columns of `declared` (a DDL column list), where the report allows it.
+    pub fn with_columns(
+        options: TableOptions,
+        declared: Option<SchemaRef>,
+        credentials: &Credentials,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        if declared.is_some() && options.report != Report::Customers {
+            return Err(crate::Error::option(format!(
+                "report {} does not take a column list; its columns are fixed (only customers \
+                 selects typed attribute columns by name)",
+                options.report
+            )));
+        }
         let c = &options.connection;
         let credential = credentials.resolve(&c.key)?;
         let config = ClientConfig::from_credential(
@@ -71,6 +90,14 @@ impl CustomerIoTable {
                 workspace,
                 options.metrics.clone(),
             )),
+            Report::Customers => Arc::new(CustomersReport::new(workspace, declared)?),
+            Report::Segments => Arc::new(SegmentsReport::new(workspace)),
+            Report::CustomersExport | Report::DeliveriesExport => {
+                return Err(crate::Error::option(format!(
+                    "report {} is not available yet",
+                    options.report
+                )));
+            }
         };
         Ok(CustomerIoTable {
             options,

@@ -178,6 +178,7 @@ impl ExecutionPlan for CustomerIoScanExec {
             retries: MetricBuilder::new(&self.metrics).counter("retries", partition),
             rate_limited: MetricBuilder::new(&self.metrics).counter("rate_limited", partition),
             bytes: MetricBuilder::new(&self.metrics).counter("bytes_received", partition),
+            cast_failures: MetricBuilder::new(&self.metrics).counter("cast_failures", partition),
         };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let request = ReadRequest {

@@ -1,6 +1,8 @@
 //! One module per report: its schema, its API calls and its pushdown rules.
 
+pub mod customers;
 pub mod metrics;
+pub mod segments;
 
 use std::fmt::Debug;
 use std::sync::Arc;

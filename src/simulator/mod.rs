@@ -18,8 +18,27 @@
 //! # }
 //! ```
 //!
-//! Besides `/v1`, both hosts serve `GET /__sim/stats`, `POST /__sim/reset` and
-//! `POST /__sim/script` (a JSON list of [`ScriptedResponse`]) without auth or rate limit.
+//! # Pipeline of a `/v1` request
+//! Count (`stats.requests[operationId]`) → auth (401) → a matching scripted answer, if any →
+//! rate limit (429) → latency → random fault → handler.
+//!
+//! # Endpoints
+//! Campaigns (`listCampaigns`, `getCampaigns`, `listCampaignActions`, `campaignMetrics` v1 and
+//! v2, `campaignLinkMetrics`), newsletters (`listNewsletters`, `getNewsletters`,
+//! `getNewsletterMetrics`, `getNewsletterLinks`), `listSegments`, people (`getPeopleFilter`,
+//! `getPeopleById`, `getPersonAttributes`) and exports (`exportPeopleData`,
+//! `exportDeliveriesData`, `listExports`, `getExport`, `downloadExport`, and the signed file
+//! URLs `/__sim/files/{id}?expires=..&signature=..`, served without auth).
+//! Both hosts also serve `GET /__sim/stats`, `POST /__sim/reset` and `POST /__sim/script` (a JSON
+//! list of [`ScriptedResponse`]) without auth or rate limit.
+//!
+//! # Data
+//! Every value is a pure function of the seed, the workspace name and the item's coordinates:
+//! two simulators with the same seed (and clock) answer byte-for-byte the same. Campaign,
+//! newsletter and segment ids are `1..=n`; person `i` has `id = i + 1` (about 3% have none),
+//! a hex `cio_id` and an email ending in `.{i}@domain`, so lookups by identifier are direct.
+//! A metric bucket's numbers depend only on the item, the period and the bucket start, so
+//! version 1 and version 2 (`tz=America/New_York`) agree on shared buckets.
 
 mod api_catalog;
 mod api_metrics;
