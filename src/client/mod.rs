@@ -1,6 +1,7 @@
 //! The Customer.io App API client: base URL, bearer auth, the per-key rate limit, retries and
 //! pagination. Every request goes through [`Client::send`], the one retry loop of the crate.
 
+pub mod exports;
 pub mod models;
 pub mod pagination;
 pub mod ratelimit;
@@ -86,7 +87,7 @@ impl fmt::Debug for ClientConfig {
     }
 }
 
-static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
+pub(crate) static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(30))

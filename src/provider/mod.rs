@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::datasource::{TableProvider, TableType};
@@ -22,6 +23,7 @@ use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::options::{Report, TableOptions};
 use crate::reports::customers::CustomersReport;
+use crate::reports::exports::{ExportKind, ExportReport};
 use crate::reports::metrics::{MetricKind, MetricReport};
 use crate::reports::segments::SegmentsReport;
 use crate::reports::{Pushed, ReportReader};
@@ -92,12 +94,16 @@ impl CustomerIoTable {
             )),
             Report::Customers => Arc::new(CustomersReport::new(workspace, declared)?),
             Report::Segments => Arc::new(SegmentsReport::new(workspace)),
-            Report::CustomersExport | Report::DeliveriesExport => {
-                return Err(crate::Error::option(format!(
-                    "report {} is not available yet",
-                    options.report
-                )));
-            }
+            Report::CustomersExport => Arc::new(ExportReport::new(
+                ExportKind::Customers,
+                workspace,
+                options.export.clone(),
+            )),
+            Report::DeliveriesExport => Arc::new(ExportReport::new(
+                ExportKind::Deliveries,
+                workspace,
+                options.export.clone(),
+            )),
         };
         Ok(CustomerIoTable {
             options,
@@ -172,6 +178,82 @@ impl CustomerIoTable {
     }
 }
 
+/// The bounds a filter puts on `column`: `col >= t`, `col > t`, `col <= t`, `col < t` (either
+/// side), `col BETWEEN a AND b`, or an AND of those. Bounds are inclusive (a looser window is
+/// fine: the filter stays above the scan).
+fn time_bounds(
+    column: &str,
+    filter: &Expr,
+) -> Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    let is_col = |e: &Expr| matches!(e, Expr::Column(c) if c.name == column);
+    match filter {
+        Expr::BinaryExpr(b) if b.op == Operator::And => {
+            let (l, r) = (time_bounds(column, &b.left), time_bounds(column, &b.right));
+            match (l, r) {
+                (Some(l), Some(r)) => Some((max_opt(l.0, r.0), min_opt(l.1, r.1))),
+                (one, None) | (None, one) => one,
+            }
+        }
+        Expr::BinaryExpr(b) => {
+            let (op, t) = if is_col(&b.left) {
+                (b.op, literal_time(&b.right)?)
+            } else if is_col(&b.right) {
+                (b.op.swap()?, literal_time(&b.left)?)
+            } else {
+                return None;
+            };
+            match op {
+                Operator::Gt | Operator::GtEq => Some((Some(t), None)),
+                Operator::Lt | Operator::LtEq => Some((None, Some(t))),
+                Operator::Eq => Some((Some(t), Some(t))),
+                _ => None,
+            }
+        }
+        Expr::Between(b) if !b.negated && is_col(&b.expr) => {
+            Some((Some(literal_time(&b.low)?), Some(literal_time(&b.high)?)))
+        }
+        _ => None,
+    }
+}
+
+fn max_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A timestamp literal (or a string literal cast to one) as UTC.
+fn literal_time(e: &Expr) -> Option<DateTime<Utc>> {
+    let micros = |v: &ScalarValue| -> Option<i64> {
+        match v {
+            ScalarValue::TimestampSecond(Some(s), _) => s.checked_mul(1_000_000),
+            ScalarValue::TimestampMillisecond(Some(s), _) => s.checked_mul(1_000),
+            ScalarValue::TimestampMicrosecond(Some(s), _) => Some(*s),
+            ScalarValue::TimestampNanosecond(Some(s), _) => Some(s / 1_000),
+            _ => None,
+        }
+    };
+    match e {
+        Expr::Literal(v, _) => DateTime::from_timestamp_micros(micros(v)?),
+        Expr::Cast(c) => match &*c.expr {
+            Expr::Literal(v, _) => {
+                let ts = v.cast_to(c.field.data_type()).ok()?;
+                DateTime::from_timestamp_micros(micros(&ts)?)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn literal(e: &Expr) -> Option<ScalarValue> {
     match e {
         Expr::Literal(v, _) if !v.is_null() => Some(v.clone()),
@@ -199,7 +281,10 @@ impl TableProvider for CustomerIoTable {
             .map(|f| match self.column_values(f) {
                 // The API returns exactly the requested values: the filter holds without a re-check.
                 Some((c, _)) if Some(c) == chosen => TableProviderFilterPushDown::Exact,
-                _ => TableProviderFilterPushDown::Unsupported,
+                _ => match self.reader.window_column().and_then(|c| time_bounds(c, f)) {
+                    Some(_) => TableProviderFilterPushDown::Inexact,
+                    None => TableProviderFilterPushDown::Unsupported,
+                },
             })
             .collect())
     }
@@ -236,6 +321,12 @@ impl TableProvider for CustomerIoTable {
                 _ => {}
             }
         }
+        let window = self.reader.window_column().and_then(|c| {
+            filters
+                .iter()
+                .filter_map(|f| time_bounds(c, f))
+                .reduce(|a, b| (max_opt(a.0, b.0), min_opt(a.1, b.1)))
+        });
         let projection = match projection {
             Some(p) => p.clone(),
             None => (0..self.reader.schema().fields().len()).collect(),
@@ -247,6 +338,7 @@ impl TableProvider for CustomerIoTable {
             clock: self.clock.clone(),
             projection,
             pushed,
+            window,
             limit,
             concurrency: self.options.connection.concurrency,
         };

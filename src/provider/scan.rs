@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result as DfResult;
@@ -33,6 +34,7 @@ pub struct CustomerIoScanExec {
     clock: Arc<dyn Clock>,
     projection: Vec<usize>,
     pushed: Option<Pushed>,
+    window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
     limit: Option<usize>,
     concurrency: usize,
     schema: SchemaRef,
@@ -55,6 +57,8 @@ pub struct ScanParams {
     pub projection: Vec<usize>,
     /// Values of one column read directly.
     pub pushed: Option<Pushed>,
+    /// Bounds on the window column.
+    pub window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
     /// Rows needed at most.
     pub limit: Option<usize>,
     /// Requests in flight.
@@ -79,6 +83,7 @@ impl CustomerIoScanExec {
             clock: params.clock,
             projection: params.projection,
             pushed: params.pushed,
+            window: params.window,
             limit: params.limit,
             concurrency: params.concurrency,
             schema,
@@ -130,6 +135,10 @@ impl DisplayAs for CustomerIoScanExec {
                 columns[..8].join(", "),
                 columns.len() - 8
             )?;
+        }
+        if let Some((lo, hi)) = &self.window {
+            let show = |t: &Option<DateTime<Utc>>| t.map_or("-".to_string(), |t| t.to_rfc3339());
+            write!(f, ", window=[{}, {}]", show(lo), show(hi))?;
         }
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
@@ -186,6 +195,7 @@ impl ExecutionPlan for CustomerIoScanExec {
             stats,
             projection: self.projection.clone(),
             pushed: self.pushed.clone(),
+            window: self.window,
             limit: self.limit,
             concurrency: self.concurrency,
             clock: self.clock.clone(),

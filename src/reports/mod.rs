@@ -1,12 +1,14 @@
 //! One module per report: its schema, its API calls and its pushdown rules.
 
 pub mod customers;
+pub mod exports;
 pub mod metrics;
 pub mod segments;
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::scalar::ScalarValue;
@@ -79,6 +81,8 @@ pub struct ReadRequest {
     /// Only rows whose column has one of these values (`WHERE col = v` / `IN (...)`), read
     /// directly at the source.
     pub pushed: Option<Pushed>,
+    /// Bounds on the report's window column (`created >= a AND created <= b`), inclusive.
+    pub window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
     /// At most this many rows are needed.
     pub limit: Option<usize>,
     /// Requests in flight.
@@ -94,6 +98,10 @@ pub trait ReportReader: Debug + Send + Sync {
     /// Columns whose `=`/`IN` filters the source answers exactly, most selective first. A scan
     /// pushes the filters of one of them (the first present in the query).
     fn pushdown_columns(&self) -> Vec<&'static str>;
+    /// A time column whose range filters narrow what is fetched (`Inexact`: rows are re-checked).
+    fn window_column(&self) -> Option<&'static str> {
+        None
+    }
     /// Settings worth showing in EXPLAIN (never secrets).
     fn describe(&self) -> Vec<(&'static str, String)>;
     /// Batches of the projected columns, emitted as responses arrive.

@@ -113,7 +113,15 @@ fn signature(secret: u64, id: u64, expires: i64) -> String {
 
 /// A URL for export `id`'s file on `region`'s host, valid for the configured TTL from `now`.
 pub(crate) fn signed_url(state: &SimState, region: Region, id: u64, now: i64) -> String {
-    let expires = now + state.config.exports.url_ttl.as_secs() as i64;
+    let n = state
+        .exports
+        .links_signed
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let expires = if n < u64::from(state.config.exports.expired_links) {
+        now - 1 // The `expired_links` knob: a link that has already expired.
+    } else {
+        now + state.config.exports.url_ttl.as_secs() as i64
+    };
     format!(
         "{}/__sim/files/{id}?expires={expires}&signature={}",
         state.base_url(region),
@@ -192,10 +200,52 @@ pub(crate) async fn file(
     };
     record_status(&state, StatusCode::OK);
     let columns = state.config.exports.delivery_columns.clone();
-    let mut resp = Response::new(Body::from_stream(csv_stream(export, columns)));
+    let n = state
+        .exports
+        .downloads_started
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let stream = csv_stream(export, columns);
+    let body = if n < u64::from(state.config.exports.cut_downloads) {
+        // The `cut_downloads` knob: the connection drops after `cut_after_bytes`.
+        Body::from_stream(cut_after(stream, state.config.exports.cut_after_bytes))
+    } else {
+        Body::from_stream(stream)
+    };
+    let mut resp = Response::new(body);
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
     resp
+}
+
+/// `stream` up to `limit` bytes, then an error (the connection is aborted mid-body).
+fn cut_after(
+    stream: impl futures::Stream<Item = Result<Bytes, std::io::Error>>,
+    limit: u64,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    use futures::StreamExt;
+    let mut sent = 0u64;
+    stream
+        .map(move |chunk| {
+            let chunk = chunk?;
+            let left = limit.saturating_sub(sent);
+            if left == 0 {
+                return Err(std::io::Error::other("download cut off (simulated)"));
+            }
+            let take = (chunk.len() as u64).min(left) as usize;
+            sent += take as u64;
+            Ok(chunk.slice(..take))
+        })
+        .chain(futures::stream::once(async {
+            Err(std::io::Error::other("download cut off (simulated)"))
+        }))
+        .scan(false, |failed, item| {
+            // Stop after the first error.
+            let out = if *failed { None } else { Some(item) };
+            if matches!(out, Some(Err(_))) {
+                *failed = true;
+            }
+            futures::future::ready(out)
+        })
 }
 
 // ---- CSV --------------------------------------------------------------------------------------

@@ -49,6 +49,12 @@ pub struct ExportConfig {
     /// Columns of deliveries files, before the requested attributes. The real layout is unknown;
     /// see [`ExportConfig::DELIVERY_COLUMNS`] for the names available (and the default).
     pub delivery_columns: Vec<String>,
+    /// Fault knob: the first this-many signed links handed out have already expired.
+    pub expired_links: u32,
+    /// Fault knob: the first this-many file downloads are cut off after `cut_after_bytes`.
+    pub cut_downloads: u32,
+    /// Where a cut-off download stops.
+    pub cut_after_bytes: u64,
 }
 
 impl ExportConfig {
@@ -99,6 +105,9 @@ impl Default for ExportConfig {
                 .iter()
                 .map(|c| c.to_string())
                 .collect(),
+            expired_links: 0,
+            cut_downloads: 0,
+            cut_after_bytes: 4096,
         }
     }
 }
@@ -217,6 +226,10 @@ impl Export {
 pub(crate) struct ExportStore {
     secret: u64,
     exports: Mutex<Vec<Arc<Export>>>,
+    /// Signed links handed out so far (for `expired_links`).
+    pub(crate) links_signed: std::sync::atomic::AtomicU64,
+    /// File downloads started so far (for `cut_downloads`).
+    pub(crate) downloads_started: std::sync::atomic::AtomicU64,
 }
 
 /// First export id (ids then count up, across workspaces).
@@ -228,6 +241,8 @@ impl ExportStore {
         ExportStore {
             secret,
             exports: Mutex::new(Vec::new()),
+            links_signed: Default::default(),
+            downloads_started: Default::default(),
         }
     }
 

@@ -1,0 +1,841 @@
+//! The export reports, `customers_export` and `deliveries_export`.
+//!
+//! API calls per export: `POST /v1/exports/customers` (one per segment, filter
+//! `{"and":[{"segment":{"id":N}}]}`) or `POST /v1/exports/deliveries` (one per campaign or
+//! newsletter, or the one selector given), then `GET /v1/exports/{id}` until `done`, then
+//! `GET /v1/exports/{id}/download` for a signed link, fetched without the bearer header. Exports
+//! run concurrently (`concurrency` at a time).
+//!
+//! The file is CSV (the real layout is not documented: see the README). It is parsed as it
+//! downloads, by arrow's CSV decoder, so memory does not grow with the export. Columns are matched
+//! by header name, never by position: known names are typed, requested attributes are text, and
+//! any other column is kept in `extra` (a map of column name to text). A download cut off midway
+//! is opened again (with a fresh link when the old one expired) and the rows already emitted are
+//! skipped; a file with fewer rows than the export's `total` is an error, never a partial result.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_stream::try_stream;
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{
+    Array, ArrayRef, MapBuilder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    new_null_array,
+};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::csv::reader::ReaderBuilder as CsvReaderBuilder;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::{ReadRequest, ReportReader};
+use crate::client::exports::{self, OpenError};
+use crate::client::models::{CampaignList, NewsletterPage};
+use crate::client::pagination::{PageRequest, paginate};
+use crate::error::{Error, Result};
+use crate::options::{DeliverySelector, ExportOptions, SegmentRef, check_window};
+
+/// Rows per output batch.
+const BATCH_ROWS: usize = 8192;
+/// Times a download cut off midway is opened again.
+const DOWNLOAD_ATTEMPTS: u32 = 3;
+
+/// How a file column becomes a table column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColType {
+    Text,
+    Int,
+    /// Unix seconds (or RFC 3339) as a UTC timestamp.
+    Time,
+}
+
+impl ColType {
+    fn data_type(self) -> DataType {
+        match self {
+            ColType::Text => DataType::Utf8,
+            ColType::Int => DataType::Int64,
+            ColType::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        }
+    }
+}
+
+/// Which export report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// `customers_export`
+    Customers,
+    /// `deliveries_export`
+    Deliveries,
+}
+
+/// Columns before the file's: filled from what the export was for.
+const CUSTOMER_PREFIX: [(&str, ColType); 3] = [
+    ("workspace", ColType::Text),
+    ("segment_id", ColType::Int),
+    ("segment_name", ColType::Text),
+];
+const DELIVERY_PREFIX: [(&str, ColType); 2] =
+    [("workspace", ColType::Text), ("export_id", ColType::Int)];
+
+/// Identifier columns of a people export.
+const CUSTOMER_COLUMNS: [(&str, ColType); 3] = [
+    ("id", ColType::Text),
+    ("email", ColType::Text),
+    ("cio_id", ColType::Text),
+];
+
+/// The delivery columns we know how to type. The real file layout is not documented; these
+/// mirror the `/v1/messages` delivery object.
+const DELIVERY_COLUMNS: [(&str, ColType); 24] = [
+    ("delivery_id", ColType::Text),
+    ("campaign_id", ColType::Int),
+    ("newsletter_id", ColType::Int),
+    ("action_id", ColType::Int),
+    ("transactional_message_id", ColType::Int),
+    ("template_id", ColType::Int),
+    ("customer_id", ColType::Text),
+    ("cio_id", ColType::Text),
+    ("recipient", ColType::Text),
+    ("type", ColType::Text),
+    ("subject", ColType::Text),
+    ("created", ColType::Time),
+    ("attempted", ColType::Time),
+    ("sent", ColType::Time),
+    ("delivered", ColType::Time),
+    ("opened", ColType::Time),
+    ("clicked", ColType::Time),
+    ("converted", ColType::Time),
+    ("bounced", ColType::Time),
+    ("spammed", ColType::Time),
+    ("unsubscribed", ColType::Time),
+    ("dropped", ColType::Time),
+    ("failed", ColType::Time),
+    ("undeliverable", ColType::Time),
+];
+
+/// Other spellings of delivery columns, mapped to ours.
+const DELIVERY_ALIASES: [(&str, &str); 3] = [
+    ("id", "delivery_id"),
+    ("message_id", "delivery_id"),
+    ("msg_template_id", "template_id"),
+];
+
+/// The column of `extra`: file columns the schema does not know.
+pub const EXTRA_COLUMN: &str = "extra";
+
+fn extra_type() -> DataType {
+    let entries = Fields::from(vec![
+        Field::new("keys", DataType::Utf8, false),
+        Field::new("values", DataType::Utf8, true),
+    ]);
+    DataType::Map(
+        Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+        false,
+    )
+}
+
+/// Reads `customers_export` or `deliveries_export`.
+#[derive(Debug)]
+pub struct ExportReport {
+    kind: ExportKind,
+    workspace: String,
+    options: ExportOptions,
+    schema: SchemaRef,
+    /// Table columns: (name, type); the prefix, then the file's known columns, then attributes.
+    columns: Vec<(String, ColType)>,
+    prefix: usize,
+}
+
+impl ExportReport {
+    /// The report `kind` of `workspace` with `options`.
+    pub fn new(kind: ExportKind, workspace: impl Into<String>, options: ExportOptions) -> Self {
+        let (prefix, known): (&[(&str, ColType)], &[(&str, ColType)]) = match kind {
+            ExportKind::Customers => (&CUSTOMER_PREFIX, &CUSTOMER_COLUMNS),
+            ExportKind::Deliveries => (&DELIVERY_PREFIX, &DELIVERY_COLUMNS),
+        };
+        let mut columns: Vec<(String, ColType)> = prefix
+            .iter()
+            .chain(known)
+            .map(|(n, t)| (n.to_string(), *t))
+            .collect();
+        for a in &options.attributes {
+            if !columns.iter().any(|(n, _)| n == a) {
+                columns.push((a.clone(), ColType::Text));
+            }
+        }
+        let mut fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, t)| Field::new(n, t.data_type(), n != "workspace"))
+            .collect();
+        fields.push(Field::new(EXTRA_COLUMN, extra_type(), true));
+        ExportReport {
+            kind,
+            workspace: workspace.into(),
+            options,
+            schema: Arc::new(Schema::new(fields)),
+            columns,
+            prefix: prefix.len(),
+        }
+    }
+}
+
+/// One export to run, with the prefix values of its rows.
+#[derive(Debug, Clone)]
+struct Job {
+    kind: &'static str,
+    body: Value,
+    /// For messages: what the export is of.
+    what: String,
+    /// `customers_export`: the segment.
+    segment: Option<(i64, String)>,
+}
+
+/// What every job of a scan shares.
+#[derive(Debug)]
+struct Shared {
+    kind: ExportKind,
+    report_columns: Vec<(String, ColType)>,
+    prefix: usize,
+    workspace: String,
+    options: ExportOptions,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    request: ReadRequest,
+}
+
+impl ReportReader for ExportReport {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn pushdown_columns(&self) -> Vec<&'static str> {
+        vec![]
+    }
+
+    fn window_column(&self) -> Option<&'static str> {
+        (self.kind == ExportKind::Deliveries).then_some("created")
+    }
+
+    fn describe(&self) -> Vec<(&'static str, String)> {
+        let o = &self.options;
+        let mut out = Vec::new();
+        if !o.segments.is_empty() {
+            let names: Vec<String> = o
+                .segments
+                .iter()
+                .map(|s| match s {
+                    SegmentRef::Id(id) => id.to_string(),
+                    SegmentRef::Name(n) => format!("'{n}'"),
+                })
+                .collect();
+            out.push(("segments", format!("[{}]", names.join(", "))));
+        }
+        if let Some(s) = o.selector {
+            out.push(("selector", format!("{s:?}")));
+        }
+        if let Some(m) = &o.metric {
+            out.push(("metric", m.clone()));
+        }
+        out
+    }
+
+    fn read(&self, request: ReadRequest) -> BoxStream<'static, Result<RecordBatch>> {
+        let concurrency = request.concurrency;
+        let shared = Arc::new(Shared {
+            kind: self.kind,
+            report_columns: self.columns.clone(),
+            prefix: self.prefix,
+            workspace: self.workspace.clone(),
+            options: self.options.clone(),
+            projection: request.projection.clone(),
+            schema: Arc::new(
+                self.schema
+                    .project(&request.projection)
+                    .unwrap_or_else(|_| Schema::empty()),
+            ),
+            request,
+        });
+        let kind = self.kind;
+        let jobs_shared = shared.clone();
+        stream::once(async move {
+            let jobs = match kind {
+                ExportKind::Customers => customer_jobs(&jobs_shared).await?,
+                ExportKind::Deliveries => delivery_jobs(&jobs_shared).await?,
+            };
+            Ok::<_, Error>(stream::iter(jobs).map(move |job| run_job(shared.clone(), job)))
+        })
+        .map_ok(move |jobs| jobs.flatten_unordered(concurrency).boxed())
+        .try_flatten()
+        .boxed()
+    }
+}
+
+/// One export per segment; segment names are resolved first, and an unknown name fails before
+/// any export starts.
+async fn customer_jobs(shared: &Shared) -> Result<Vec<Job>> {
+    let o = &shared.options;
+    let attributes = json!(o.attributes);
+    if o.segments.is_empty() {
+        let body = json!({
+            "filters": {"and": [{"attribute": {"field": "cio_id", "operator": "exists"}}]},
+            "attributes": attributes,
+        });
+        return Ok(vec![Job {
+            kind: "customers",
+            body,
+            what: "every person".into(),
+            segment: None,
+        }]);
+    }
+    let segments = super::segments::list(&shared.request.client, &shared.request.stats).await?;
+    let mut jobs = Vec::new();
+    for wanted in &o.segments {
+        let found = segments.iter().find(|s| match wanted {
+            SegmentRef::Id(id) => s.id == *id,
+            SegmentRef::Name(n) => s.name.as_deref() == Some(n.as_str()),
+        });
+        let Some(seg) = found else {
+            let mut names: Vec<String> = segments
+                .iter()
+                .map(|s| format!("'{}' ({})", s.name.as_deref().unwrap_or(""), s.id))
+                .collect();
+            names.sort();
+            let asked = match wanted {
+                SegmentRef::Id(id) => format!("id {id}"),
+                SegmentRef::Name(n) => format!("'{n}'"),
+            };
+            return Err(Error::option(format!(
+                "option segments: no segment {asked} in workspace {}; the segments are {}",
+                shared.workspace,
+                names.join(", ")
+            )));
+        };
+        let name = seg.name.clone().unwrap_or_default();
+        jobs.push(Job {
+            kind: "customers",
+            body: json!({"filters": {"and": [{"segment": {"id": seg.id}}]}, "attributes": attributes}),
+            what: format!("segment '{name}' ({})", seg.id),
+            segment: Some((seg.id, name)),
+        });
+    }
+    Ok(jobs)
+}
+
+/// One export for the selector, or one per campaign and newsletter when there is none.
+async fn delivery_jobs(shared: &Shared) -> Result<Vec<Job>> {
+    let o = &shared.options;
+    let now = shared.request.clock.now();
+    // The table's window, narrowed by `created` filters of the query.
+    let mut start = o.start.map(|s| s.resolve(now));
+    let mut end = o.end.map(|e| e.resolve(now));
+    if let Some((lo, hi)) = &shared.request.window {
+        if let Some(lo) = lo {
+            start = Some(start.map_or(*lo, |s| s.max(*lo)));
+        }
+        if let Some(hi) = hi {
+            end = Some(end.map_or(*hi, |e| e.min(*hi)));
+        }
+    }
+    if let (Some(s), Some(e)) = (start, end) {
+        if s >= e {
+            return Ok(vec![]);
+        }
+    }
+    check_window(
+        start.map(crate::options::TimeSpec::At),
+        end.map(crate::options::TimeSpec::At),
+        now,
+    )?;
+    let mut base = serde_json::Map::new();
+    if let Some(s) = start {
+        base.insert("start".into(), json!(s.timestamp()));
+    }
+    if let Some(e) = end {
+        base.insert("end".into(), json!(e.timestamp()));
+    }
+    if !o.attributes.is_empty() {
+        base.insert("attributes".into(), json!(o.attributes));
+    }
+    if let Some(m) = &o.metric {
+        base.insert("metric".into(), json!(m));
+    }
+    if o.drafts {
+        base.insert("drafts".into(), json!(true));
+    }
+    let selectors: Vec<(&str, i64)> = match o.selector {
+        Some(DeliverySelector::Campaign(id)) => vec![("campaign_id", id)],
+        Some(DeliverySelector::Newsletter(id)) => vec![("newsletter_id", id)],
+        Some(DeliverySelector::Action(id)) => vec![("action_id", id)],
+        Some(DeliverySelector::Transactional(id)) => vec![("transactional_message_id", id)],
+        None => {
+            let (client, stats) = (&shared.request.client, &shared.request.stats);
+            let campaigns: CampaignList = client.get("/v1/campaigns", &[], stats).await?;
+            let page = PageRequest {
+                method: Method::GET,
+                path: "/v1/newsletters".into(),
+                query: vec![("limit", "100".into())],
+                body: None,
+            };
+            let newsletters: Vec<Vec<_>> =
+                paginate::<NewsletterPage>(client.clone(), page, stats.clone())
+                    .try_collect()
+                    .await?;
+            campaigns
+                .campaigns
+                .iter()
+                .map(|c| ("campaign_id", c.id))
+                .chain(
+                    newsletters
+                        .iter()
+                        .flatten()
+                        .map(|n| ("newsletter_id", n.id)),
+                )
+                .collect()
+        }
+    };
+    Ok(selectors
+        .into_iter()
+        .map(|(key, id)| {
+            let mut body = base.clone();
+            body.insert(key.into(), json!(id));
+            Job {
+                kind: "deliveries",
+                body: Value::Object(body),
+                what: format!("{key} {id}"),
+                segment: None,
+            }
+        })
+        .collect())
+}
+
+/// Runs one export and streams its rows.
+fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Result<RecordBatch>> {
+    try_stream! {
+        let (client, stats) = (&shared.request.client, &shared.request.stats);
+        let created = exports::create(client, job.kind, &job.body, stats).await?;
+        let id = created.id;
+        let done = exports::wait_done(client, id, &job.what, shared.options.timeout, stats).await?;
+        let total = done.total.filter(|t| *t > 0).map(|t| t as usize);
+        let mut emitted = 0usize;
+        let mut attempt = 0u32;
+        let mut url = exports::download_url(client, id, stats).await?;
+        let mut renewed = false;
+        loop {
+            attempt += 1;
+            let body = match exports::open(&url, stats).await {
+                Ok(body) => body,
+                Err(OpenError::Expired(why)) if !renewed => {
+                    // The link lasts 15 minutes: ask for a new one, once.
+                    tracing::debug!(export = id, %why, "download link refused; asking for a new one");
+                    renewed = true;
+                    url = exports::download_url(client, id, stats).await?;
+                    continue;
+                }
+                Err(OpenError::Expired(why)) => {
+                    Err(Error::Export(format!("export {id} ({}): {why}, also with a new link", job.what)))?;
+                    unreachable!()
+                }
+                Err(OpenError::Other(e)) if attempt < DOWNLOAD_ATTEMPTS => {
+                    tracing::debug!(export = id, error = %e, "download did not start; trying again");
+                    stats.retries.add(1);
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                    continue;
+                }
+                Err(OpenError::Other(e)) => {
+                    Err(Error::Export(format!(
+                        "export {id} ({}): {e}; gave up after {attempt} attempts",
+                        job.what
+                    )))?;
+                    unreachable!()
+                }
+            };
+            let mut decoder = FileDecoder::new(&shared, &job, id, emitted);
+            let mut body = std::pin::pin!(body);
+            let mut cut: Option<Error> = None;
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(bytes) => {
+                        for batch in decoder.feed(&bytes, stats)? {
+                            emitted += batch.num_rows();
+                            yield batch;
+                        }
+                    }
+                    Err(e) => {
+                        cut = Some(e);
+                        break;
+                    }
+                }
+            }
+            match cut {
+                None => {
+                    for batch in decoder.finish(stats)? {
+                        yield batch;
+                    }
+                    let rows = decoder.rows_seen();
+                    if let Some(total) = total {
+                        if rows < total {
+                            Err(Error::Export(format!(
+                                "export {id} ({}): the file has {rows} rows but Customer.io reported {total}; \
+                                 the download is incomplete",
+                                job.what
+                            )))?;
+                        }
+                    }
+                    break;
+                }
+                Some(e) if attempt < DOWNLOAD_ATTEMPTS => {
+                    tracing::debug!(export = id, error = %e, emitted, "download cut off; resuming");
+                    stats.retries.add(1);
+                }
+                Some(e) => {
+                    Err(Error::Export(format!(
+                        "export {id} ({}): {e}; gave up after {attempt} attempts",
+                        job.what
+                    )))?;
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Turns a CSV byte stream into table batches, matching columns by header name.
+struct FileDecoder {
+    shared: Arc<Shared>,
+    prefix_values: Vec<Option<String>>,
+    /// Data rows to drop before emitting (already emitted by an earlier attempt).
+    skip: usize,
+    /// Data rows decoded so far (emitted or skipped).
+    seen: usize,
+    header: Option<Header>,
+    pending: Vec<u8>,
+}
+
+struct Header {
+    decoder: datafusion::arrow::csv::reader::Decoder,
+    /// For each table column: the file column holding it, if any.
+    sources: Vec<Option<usize>>,
+    /// File columns kept in `extra`: (index, name).
+    extra: Vec<(usize, String)>,
+}
+
+impl FileDecoder {
+    fn new(shared: &Arc<Shared>, job: &Job, export_id: i64, skip: usize) -> Self {
+        let prefix_values = match &job.segment {
+            Some((id, name)) => vec![
+                Some(shared.workspace.clone()),
+                Some(id.to_string()),
+                Some(name.clone()),
+            ],
+            None if job.kind == "customers" => vec![Some(shared.workspace.clone()), None, None],
+            None => vec![Some(shared.workspace.clone()), Some(export_id.to_string())],
+        };
+        FileDecoder {
+            shared: shared.clone(),
+            prefix_values,
+            skip,
+            seen: 0,
+            header: None,
+            pending: Vec::new(),
+        }
+    }
+
+    fn rows_seen(&self) -> usize {
+        self.seen
+    }
+
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        stats: &crate::client::RequestStats,
+    ) -> Result<Vec<RecordBatch>> {
+        let data: &[u8] = bytes;
+        if self.header.is_none() {
+            self.pending.extend_from_slice(bytes);
+            let Some((header, used)) = read_header(&self.pending)? else {
+                return Ok(vec![]);
+            };
+            self.header = Some(self.make_header(header)?);
+            let rest = self.pending.split_off(used);
+            self.pending.clear();
+            return self.decode(&rest, stats);
+        }
+        self.decode(data, stats)
+    }
+
+    fn finish(&mut self, stats: &crate::client::RequestStats) -> Result<Vec<RecordBatch>> {
+        if self.header.is_none() {
+            if self.pending.iter().all(u8::is_ascii_whitespace) {
+                return Ok(vec![]); // An empty file: no rows.
+            }
+            // A header with no newline after it.
+            self.pending.push(b'\n');
+            let pending = std::mem::take(&mut self.pending);
+            return self.feed(&pending, stats);
+        }
+        let mut out = self.decode(&[], stats)?;
+        let Some(h) = self.header.as_mut() else {
+            return Ok(out);
+        };
+        if let Some(batch) = h.decoder.flush()? {
+            if let Some(b) = self.convert(batch, stats)? {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    fn make_header(&self, names: Vec<String>) -> Result<Header> {
+        let file_schema = Schema::new(
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, _)| Field::new(format!("c{i}"), DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        );
+        let decoder = CsvReaderBuilder::new(Arc::new(file_schema))
+            .with_header(false)
+            .with_batch_size(BATCH_ROWS)
+            .build_decoder();
+        let columns = &self.shared.report_columns;
+        let aliases: &[(&str, &str)] = match self.shared.kind {
+            ExportKind::Deliveries => &DELIVERY_ALIASES,
+            ExportKind::Customers => &[],
+        };
+        let canonical = |n: &str| -> String {
+            let n = n.trim();
+            aliases
+                .iter()
+                .find(|(a, _)| *a == n)
+                .map_or(n.to_string(), |(_, c)| c.to_string())
+        };
+        let position: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, n)| (canonical(n), i))
+            .collect();
+        let sources: Vec<Option<usize>> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                if i < self.shared.prefix {
+                    None
+                } else {
+                    position.get(name).copied()
+                }
+            })
+            .collect();
+        let used: Vec<usize> = sources.iter().flatten().copied().collect();
+        let extra = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(i))
+            .map(|(i, n)| (i, n.trim().to_string()))
+            .collect();
+        Ok(Header {
+            decoder,
+            sources,
+            extra,
+        })
+    }
+
+    fn decode(
+        &mut self,
+        mut data: &[u8],
+        stats: &crate::client::RequestStats,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        loop {
+            let Some(h) = self.header.as_mut() else {
+                return Ok(out);
+            };
+            let used = h.decoder.decode(data)?;
+            data = &data[used..];
+            if h.decoder.capacity() == 0 {
+                if let Some(batch) = h.decoder.flush()? {
+                    if let Some(b) = self.convert(batch, stats)? {
+                        out.push(b);
+                    }
+                }
+            } else if data.is_empty() || used == 0 {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// File batch (all text) to table batch; drops rows still to skip.
+    fn convert(
+        &mut self,
+        batch: RecordBatch,
+        stats: &crate::client::RequestStats,
+    ) -> Result<Option<RecordBatch>> {
+        let n = batch.num_rows();
+        self.seen += n;
+        let drop = self.skip.min(n);
+        self.skip -= drop;
+        if drop == n {
+            return Ok(None);
+        }
+        let batch = batch.slice(drop, n - drop);
+        let rows = batch.num_rows();
+        let Some(h) = self.header.as_ref() else {
+            return Ok(None);
+        };
+        let shared = &self.shared;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(shared.projection.len());
+        for &c in &shared.projection {
+            if c == shared.report_columns.len() {
+                columns.push(extra_array(&batch, &h.extra)?);
+                continue;
+            }
+            let (_, ty) = shared.report_columns[c];
+            let text: ArrayRef = if c < shared.prefix {
+                let v = self.prefix_values.get(c).cloned().flatten();
+                Arc::new(StringArray::from(vec![v; rows]))
+            } else {
+                match h.sources[c] {
+                    Some(i) => batch.column(i).clone(),
+                    None => new_null_array(&DataType::Utf8, rows),
+                }
+            };
+            columns.push(typed(text, ty, stats)?);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(Some(RecordBatch::try_new_with_options(
+            shared.schema.clone(),
+            columns,
+            &options,
+        )?))
+    }
+}
+
+/// The header record and the bytes it used, once a whole record has arrived.
+fn read_header(buf: &[u8]) -> Result<Option<(Vec<String>, usize)>> {
+    let Some(newline) = buf.iter().position(|b| *b == b'\n') else {
+        return Ok(None);
+    };
+    // A quoted header name may hold a newline: let the CSV parser say where the record ends.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(buf);
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => {
+            let end = reader.position().byte() as usize;
+            if end > buf.len() || (end == buf.len() && buf.last() != Some(&b'\n')) {
+                return Ok(None);
+            }
+            let _ = newline;
+            Ok(Some((record.iter().map(str::to_string).collect(), end)))
+        }
+        Ok(false) => Ok(None),
+        Err(e) => Err(Error::Export(format!(
+            "the export file's header is not CSV: {e}"
+        ))),
+    }
+}
+
+/// Text to the column's type; values that do not convert become NULL and are counted.
+fn typed(text: ArrayRef, ty: ColType, stats: &crate::client::RequestStats) -> Result<ArrayRef> {
+    let text = empty_as_null(&text);
+    let out: ArrayRef = match ty {
+        ColType::Text => text.clone(),
+        ColType::Int => {
+            let safe = CastOptions {
+                safe: true,
+                ..CastOptions::default()
+            };
+            cast_with_options(&text, &DataType::Int64, &safe)?
+        }
+        ColType::Time => {
+            let s = text.as_any().downcast_ref::<StringArray>();
+            let mut b = TimestampMicrosecondBuilder::with_capacity(text.len()).with_timezone("UTC");
+            for i in 0..text.len() {
+                b.append_option(
+                    s.and_then(|s| (!s.is_null(i)).then(|| parse_time(s.value(i))).flatten()),
+                );
+            }
+            Arc::new(b.finish())
+        }
+    };
+    let failed = out.null_count().saturating_sub(text.null_count());
+    if failed > 0 {
+        stats.cast_failures.add(failed);
+    }
+    Ok(out)
+}
+
+fn empty_as_null(a: &ArrayRef) -> ArrayRef {
+    match a.as_any().downcast_ref::<StringArray>() {
+        Some(s) if s.iter().any(|v| v == Some("")) => Arc::new(
+            s.iter()
+                .map(|v| v.filter(|v| !v.is_empty()))
+                .collect::<StringArray>(),
+        ),
+        _ => a.clone(),
+    }
+}
+
+/// Unix seconds, or RFC 3339.
+fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<i64>() {
+        return secs.checked_mul(1_000_000);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).timestamp_micros())
+}
+
+fn extra_array(batch: &RecordBatch, extra: &[(usize, String)]) -> Result<ArrayRef> {
+    let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+    let columns: Vec<(&StringArray, &str)> = extra
+        .iter()
+        .filter_map(|(i, n)| {
+            batch
+                .column(*i)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map(|a| (a, n.as_str()))
+        })
+        .collect();
+    for row in 0..batch.num_rows() {
+        for (a, name) in &columns {
+            if !a.is_null(row) && !a.value(row).is_empty() {
+                b.keys().append_value(name);
+                b.values().append_value(a.value(row));
+            }
+        }
+        b.append(true)?;
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_waits_for_a_whole_record() {
+        assert!(read_header(b"id,email").unwrap().is_none());
+        let (names, used) = read_header(b"id,\"e\nmail\",cio_id\n1,a,b\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(names, vec!["id", "e\nmail", "cio_id"]);
+        assert_eq!(used, 22);
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1700000000"), Some(1_700_000_000_000_000));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z"),
+            Some(1_700_000_000_000_000)
+        );
+        assert_eq!(parse_time("soon"), None);
+    }
+}

@@ -1,0 +1,394 @@
+//! The export tables against the simulator: rows equal what the simulator's own API gives, and
+//! every way an export can go wrong ends in the right rows or a clear error.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, WorkspaceSpec};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn config(ws: &WorkspaceSpec, exports: ExportConfig) -> SimConfig {
+    SimConfig {
+        exports,
+        ..fast_config(vec![ws.clone()])
+    }
+}
+
+fn ready() -> ExportConfig {
+    ExportConfig {
+        ready_after: Duration::ZERO,
+        ..ExportConfig::default()
+    }
+}
+
+/// Every person of `segment` by the search endpoint, as a sorted list of cio_ids.
+async fn search_segment(env: &Env, ws: &WorkspaceSpec, segment: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = String::new();
+    loop {
+        let url = format!(
+            "{}/v1/customers?limit=1000&start={start}",
+            env.sim.url_for(ws.region)
+        );
+        let page: Value = reqwest::Client::new()
+            .post(&url)
+            .bearer_auth(&ws.api_key)
+            .json(&json!({"filter": {"segment": {"id": segment}}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        out.extend(
+            page["identifiers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["cio_id"].as_str().unwrap().to_string()),
+        );
+        match page["next"].as_str() {
+            Some(n) if !n.is_empty() => start = n.to_string(),
+            _ => break,
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_segment_export_equals_the_segments_members() {
+    let ws = WorkspaceSpec {
+        customers: 3_000,
+        ..workspace("exp_seg", "sim_us", Region::Us)
+    };
+    let env = Env::start(config(&ws, ready())).await;
+    env.sql(
+        r#"CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export'
+           OPTIONS (key 'sim_us', segments '["Email Activity - Sent", "Email Activity - Opens"]',
+                    attributes 'plan,country', rate_limit '500')"#,
+    )
+    .await
+    .unwrap();
+    let batches = env
+        .sql("SELECT segment_id, segment_name, cio_id, plan, country, email FROM e ORDER BY segment_id, cio_id")
+        .await
+        .unwrap();
+    let segments = env.api(&ws, "/v1/segments").await;
+    let id_of = |name: &str| {
+        segments["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let text = pretty(&batches);
+    let seg_col = i64_column(&batches, 0);
+    let mut by_segment: BTreeMap<i64, usize> = BTreeMap::new();
+    seg_col
+        .iter()
+        .for_each(|s| *by_segment.entry(s.unwrap()).or_default() += 1);
+    for name in ["Email Activity - Sent", "Email Activity - Opens"] {
+        let members = search_segment(&env, &ws, id_of(name)).await;
+        assert!(
+            !members.is_empty(),
+            "segment {name} is empty: the test proves nothing"
+        );
+        assert_eq!(by_segment.get(&id_of(name)), Some(&members.len()), "{name}");
+        assert!(text.contains(&members[0]) && text.contains(name), "{name}");
+    }
+    // Attribute columns hold the person's attributes.
+    let one = env
+        .sql("SELECT id, plan FROM e WHERE id IS NOT NULL LIMIT 1")
+        .await
+        .unwrap();
+    let line = pretty(&one).lines().nth(3).unwrap().to_string();
+    let id = line.split('|').nth(1).unwrap().trim().to_string();
+    let plan = line.split('|').nth(2).unwrap().trim().to_string();
+    let person = env
+        .api(&ws, &format!("/v1/customers/{id}/attributes"))
+        .await;
+    assert_eq!(
+        person["customer"]["attributes"]["plan"].as_str(),
+        Some(plan.as_str())
+    );
+    // Two exports were created, each polled and downloaded.
+    assert!(
+        env.requests("exportPeopleData") >= 2 * 2,
+        "two per query: {:?}",
+        env.sim.stats()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_segment_fails_before_any_export_listing_the_names() {
+    let ws = workspace("exp_unknown", "sim_us", Region::Us);
+    let env = Env::start(config(&ws, ready())).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+         OPTIONS (key 'sim_us', segments 'Email Activity - Sent, No Such Segment')",
+    )
+    .await
+    .unwrap();
+    let err = env
+        .sql("SELECT count(*) FROM e")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("No Such Segment") && err.contains("'Email Activity - Opens'"),
+        "{err}"
+    );
+    assert_eq!(env.requests("exportPeopleData"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_without_selector_cover_every_campaign_and_newsletter() {
+    let ws = WorkspaceSpec {
+        campaigns: 4,
+        newsletters: 3,
+        ..workspace("exp_deliv", "sim_us", Region::Us)
+    };
+    let env = Env::start(config(&ws, ready())).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
+         OPTIONS (key 'sim_us', start '-14d', rate_limit '500')",
+    )
+    .await
+    .unwrap();
+    env.sql(
+        "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' \
+         OPTIONS (key 'sim_us', period 'days', steps '20', rate_limit '500')",
+    )
+    .await
+    .unwrap();
+    let per_campaign = env
+        .sql("SELECT campaign_id, count(*) FROM d WHERE campaign_id IS NOT NULL GROUP BY 1 ORDER BY 1")
+        .await
+        .unwrap();
+    let total = env.sql("SELECT count(*) FROM d").await.unwrap();
+    assert!(
+        i64_column(&total, 0)[0].unwrap() > 0,
+        "no deliveries at all: the test proves nothing"
+    );
+    // One export per campaign and newsletter, for each of the two queries above.
+    assert_eq!(
+        env.requests("exportDeliveriesData"),
+        2 * (4 + 3),
+        "{:?}",
+        env.sim.stats()
+    );
+    // Each campaign's deliveries equal its `created` metric over the same whole days (from the
+    // first whole day of the window to the start of today).
+    use datafusion_customerio::period::{EASTERN, Period};
+    let now = fixed_now();
+    let first = Period::Days.add(
+        Period::Days.floor(now - chrono::Duration::days(14), EASTERN),
+        1,
+        EASTERN,
+    );
+    let today = Period::Days.floor(now, EASTERN);
+    let (a, b) = (
+        first.format("%Y-%m-%dT%H:%M:%SZ"),
+        today.format("%Y-%m-%dT%H:%M:%SZ"),
+    );
+    let metrics = env
+        .sql(&format!(
+            "SELECT campaign_id, SUM(created) FROM c WHERE period_start >= TIMESTAMP '{a}' \
+             AND period_start < TIMESTAMP '{b}' GROUP BY 1 ORDER BY 1"
+        ))
+        .await
+        .unwrap();
+    let exported = env
+        .sql(&format!(
+            "SELECT campaign_id, count(*) FROM d WHERE campaign_id IS NOT NULL \
+             AND created >= TIMESTAMP '{a}' AND created < TIMESTAMP '{b}' GROUP BY 1 ORDER BY 1"
+        ))
+        .await
+        .unwrap();
+    let m: BTreeMap<i64, i64> = i64_column(&metrics, 0)
+        .into_iter()
+        .zip(i64_column(&metrics, 1))
+        .filter_map(|(a, b)| Some((a?, b?)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let e: BTreeMap<i64, i64> = i64_column(&exported, 0)
+        .into_iter()
+        .zip(i64_column(&exported, 1))
+        .filter_map(|(a, b)| Some((a?, b?)))
+        .collect();
+    assert_eq!(
+        e,
+        m,
+        "deliveries per campaign vs created metric\n{}",
+        pretty(&per_campaign)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_filters_narrow_the_export_window() {
+    let ws = WorkspaceSpec {
+        campaigns: 6,
+        newsletters: 0,
+        ..workspace("exp_window", "sim_us", Region::Us)
+    };
+    let env = Env::start(config(&ws, ready())).await;
+    env.sql("CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' OPTIONS (key 'sim_us', rate_limit '500')")
+        .await
+        .unwrap();
+    let sql = "SELECT count(*) FROM d WHERE created >= TIMESTAMP '2026-11-20T00:00:00Z' AND created < TIMESTAMP '2026-11-22T00:00:00Z'";
+    let plan = pretty(&env.sql(&format!("EXPLAIN {sql}")).await.unwrap());
+    assert!(
+        plan.contains("window=[2026-11-20T00:00:00+00:00, 2026-11-22T00:00:00+00:00]"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("FilterExec"),
+        "Inexact: the filter stays above the scan\n{plan}"
+    );
+    let narrowed = i64_column(&env.sql(sql).await.unwrap(), 0)[0].unwrap();
+    let all = env.sql("SELECT count(*) FROM d").await.unwrap();
+    assert!(
+        i64_column(&all, 0)[0].unwrap() > narrowed,
+        "the window made no difference"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_link_is_renewed_once_and_cut_downloads_resume_exactly() {
+    let ws = WorkspaceSpec {
+        customers: 2_000,
+        ..workspace("exp_faults", "sim_us", Region::Us)
+    };
+    let ddl = "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+               OPTIONS (key 'sim_us', segments 'Email Activity - Clicks', attributes 'plan')";
+    let query = "SELECT cio_id, plan FROM e ORDER BY cio_id";
+    let clean = {
+        let env = Env::start(config(&ws, ready())).await;
+        env.sql(ddl).await.unwrap();
+        pretty(&env.sql(query).await.unwrap())
+    };
+    assert!(clean.lines().count() > 50, "too few rows to cut: {clean}");
+    // First link already expired: one more /download call, same rows.
+    let env = Env::start(config(
+        &ws,
+        ExportConfig {
+            expired_links: 1,
+            ..ready()
+        },
+    ))
+    .await;
+    env.sql(ddl).await.unwrap();
+    assert_eq!(pretty(&env.sql(query).await.unwrap()), clean);
+    assert_eq!(env.requests("downloadExport"), 2);
+    // Every link expired: a clear error naming the export.
+    let env = Env::start(config(
+        &ws,
+        ExportConfig {
+            expired_links: 99,
+            ..ready()
+        },
+    ))
+    .await;
+    env.sql(ddl).await.unwrap();
+    let err = env.sql(query).await.unwrap_err().to_string();
+    assert!(
+        err.contains("export 100") && err.contains("403") && err.contains("new link"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("signature="),
+        "the signed link leaks into the error: {err}"
+    );
+    // The first two downloads cut off after 3000 bytes: resumed, no row lost or doubled.
+    let env = Env::start(config(
+        &ws,
+        ExportConfig {
+            cut_downloads: 2,
+            cut_after_bytes: 3000,
+            ..ready()
+        },
+    ))
+    .await;
+    env.sql(ddl).await.unwrap();
+    assert_eq!(pretty(&env.sql(query).await.unwrap()), clean);
+    assert_eq!(env.requests("downloadExportFile"), 3);
+    // Cut off every time: an error, never a partial result.
+    let env = Env::start(config(
+        &ws,
+        ExportConfig {
+            cut_downloads: 99,
+            cut_after_bytes: 3000,
+            ..ready()
+        },
+    ))
+    .await;
+    env.sql(ddl).await.unwrap();
+    let err = env.sql(query).await.unwrap_err().to_string();
+    // hyper may drop the connection before the head goes out or mid-body: either way an error.
+    assert!(
+        err.contains("export 100") && err.contains("gave up after 3 attempts"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("signature="),
+        "the signed link leaks into the error: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_never_finishing_exports_are_clear_errors() {
+    let ws = workspace("exp_fail", "sim_us", Region::Us);
+    let env = Env::start(config(
+        &ws,
+        ExportConfig {
+            fail: true,
+            ..ready()
+        },
+    ))
+    .await;
+    env.sql(
+        "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+         OPTIONS (key 'sim_us', segments 'Email Activity - Opens')",
+    )
+    .await
+    .unwrap();
+    let err = env
+        .sql("SELECT count(*) FROM e")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("export 100")
+            && err.contains("Email Activity - Opens")
+            && err.contains("failed"),
+        "{err}"
+    );
+
+    // The simulator's clock stands still: the export stays pending until export_timeout.
+    let never = ExportConfig {
+        ready_after: Duration::from_secs(3600),
+        ..ExportConfig::default()
+    };
+    let env = Env::start(config(&ws, never)).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+         OPTIONS (key 'sim_us', segments 'Email Activity - Opens', export_timeout '2s')",
+    )
+    .await
+    .unwrap();
+    let err = env
+        .sql("SELECT count(*) FROM e")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("export 100") && err.contains("pending") && err.contains("export_timeout"),
+        "{err}"
+    );
+}
