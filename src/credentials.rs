@@ -44,7 +44,10 @@ impl fmt::Display for Secret {
 }
 
 /// Customer.io's data regions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Region {
     /// `https://api.customer.io`
     #[default]
@@ -68,6 +71,12 @@ impl Region {
             Region::Us => "us",
             Region::Eu => "eu",
         }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -211,15 +220,15 @@ impl Credentials {
             return Ok(c.clone());
         }
         let var = env_var_name(name);
-        if let Ok(value) = std::env::var(&var) {
-            if !value.trim().is_empty() {
-                return Ok(Credential::new(value.trim()));
-            }
+        if let Ok(value) = std::env::var(&var)
+            && !value.trim().is_empty()
+        {
+            return Ok(Credential::new(value.trim()));
         }
-        if let Some(mut entries) = self.read_file()? {
-            if let Some(entry) = entries.remove(name) {
-                return Ok(entry);
-            }
+        if let Some(mut entries) = self.read_file()?
+            && let Some(entry) = entries.remove(name)
+        {
+            return Ok(entry);
         }
         let file = match &self.file {
             Some(p) => format!("a table [{name}] in {}", p.display()),

@@ -640,18 +640,18 @@ fn parse_time(name: &str, v: &str) -> Result<TimeSpec> {
             }
         }
     }
-    if let Ok(secs) = t.parse::<i64>() {
-        if let Some(at) = DateTime::from_timestamp(secs, 0) {
-            return Ok(TimeSpec::At(at));
-        }
+    if let Ok(secs) = t.parse::<i64>()
+        && let Some(at) = DateTime::from_timestamp(secs, 0)
+    {
+        return Ok(TimeSpec::At(at));
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(t) {
         return Ok(TimeSpec::At(at.with_timezone(&Utc)));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        if let Some(at) = d.and_hms_opt(0, 0, 0) {
-            return Ok(TimeSpec::At(at.and_utc()));
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        && let Some(at) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(TimeSpec::At(at.and_utc()));
     }
     Err(Error::option(format!(
         "option {name}: '{v}' is not a time; valid values are a date (2026-01-31), an RFC 3339 \
@@ -770,7 +770,8 @@ mod tests {
 
     #[test]
     fn errors_name_option_value_and_valid_values() {
-        let cases: &[(&[(&str, &str)], &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (
                 &[("key", "a"), ("peroid", "days")],
                 &["peroid", "did you mean 'period'"],

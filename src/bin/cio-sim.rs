@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use datafusion_customerio::clock::SystemClock;
 use datafusion_customerio::simulator::{
-    FaultConfig, SimConfig, Simulator, StepsMode, WorkspaceSpec,
+    DownloadWhilePending, ExportConfig, FaultConfig, SimConfig, Simulator, StepsMode, WorkspaceSpec,
 };
 
 /// A local Customer.io App API simulator (US and EU hosts) with deterministic data.
@@ -74,6 +74,28 @@ struct Args {
     /// What metrics do with steps out of range: clamp or reject (400).
     #[arg(long, default_value = "clamp", value_parser = parse_steps_mode)]
     steps_out_of_range: StepsMode,
+    /// Milliseconds from an export's creation to `done`.
+    #[arg(long, default_value_t = 2000)]
+    export_ready_ms: u64,
+    /// Every export ends `failed`.
+    #[arg(long)]
+    export_fail: bool,
+    /// The /download answer while an export is pending: 404 (errors[] body) or null-url.
+    #[arg(long, default_value = "404", value_parser = parse_pending)]
+    download_while_pending: DownloadWhilePending,
+    /// Lifetime of signed download links, in seconds.
+    #[arg(long, default_value_t = 900)]
+    url_ttl_secs: u64,
+}
+
+fn parse_pending(s: &str) -> Result<DownloadWhilePending, String> {
+    match s {
+        "404" => Ok(DownloadWhilePending::NotFound),
+        "null-url" => Ok(DownloadWhilePending::NullUrl),
+        _ => Err(format!(
+            "'{s}' is not a pending answer; valid values are 404, null-url"
+        )),
+    }
 }
 
 fn parse_steps_mode(s: &str) -> Result<StepsMode, String> {
@@ -110,6 +132,13 @@ impl Args {
             },
             steps_out_of_range: self.steps_out_of_range,
             clock: Arc::new(SystemClock),
+            exports: ExportConfig {
+                ready_after: Duration::from_millis(self.export_ready_ms),
+                fail: self.export_fail,
+                download_while_pending: self.download_while_pending,
+                url_ttl: Duration::from_secs(self.url_ttl_secs),
+                ..ExportConfig::default()
+            },
             ..SimConfig::default()
         }
     }

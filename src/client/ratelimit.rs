@@ -4,7 +4,7 @@
 //! together never exceed the rate. A 429 pauses the whole key for its `Retry-After`.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -64,9 +64,7 @@ static LIMITERS: LazyLock<Mutex<HashMap<u64, Arc<RateLimiter>>>> = LazyLock::new
 
 /// The process-wide limiter of `key`. Keys are told apart by a keyed hash, never stored.
 pub fn limiter_for(key: &Secret) -> Arc<RateLimiter> {
-    let mut h = HASHER.build_hasher();
-    key.expose().hash(&mut h);
-    let fingerprint = h.finish();
+    let fingerprint = HASHER.hash_one(key.expose());
     let mut map = LIMITERS.lock().unwrap_or_else(|e| e.into_inner());
     map.entry(fingerprint).or_default().clone()
 }

@@ -26,7 +26,7 @@ use crate::reports::customers::CustomersReport;
 use crate::reports::exports::{ExportKind, ExportReport};
 use crate::reports::metrics::{MetricKind, MetricReport};
 use crate::reports::segments::SegmentsReport;
-use crate::reports::{Pushed, ReportReader};
+use crate::reports::{Pushed, ReportReader, Window};
 use scan::{CustomerIoScanExec, ScanParams};
 
 /// One Customer.io report of one workspace, as a DataFusion table.
@@ -181,10 +181,7 @@ impl CustomerIoTable {
 /// The bounds a filter puts on `column`: `col >= t`, `col > t`, `col <= t`, `col < t` (either
 /// side), `col BETWEEN a AND b`, or an AND of those. Bounds are inclusive (a looser window is
 /// fine: the filter stays above the scan).
-fn time_bounds(
-    column: &str,
-    filter: &Expr,
-) -> Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+fn time_bounds(column: &str, filter: &Expr) -> Option<Window> {
     let is_col = |e: &Expr| matches!(e, Expr::Column(c) if c.name == column);
     match filter {
         Expr::BinaryExpr(b) if b.op == Operator::And => {

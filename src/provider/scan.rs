@@ -23,7 +23,7 @@ use futures::StreamExt;
 
 use crate::client::{Client, RequestStats};
 use crate::clock::Clock;
-use crate::reports::{Pushed, ReadRequest, ReportReader};
+use crate::reports::{Pushed, ReadRequest, ReportReader, Window};
 
 /// Scans one Customer.io report of one workspace.
 pub struct CustomerIoScanExec {
@@ -34,7 +34,7 @@ pub struct CustomerIoScanExec {
     clock: Arc<dyn Clock>,
     projection: Vec<usize>,
     pushed: Option<Pushed>,
-    window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    window: Option<Window>,
     limit: Option<usize>,
     concurrency: usize,
     schema: SchemaRef,
@@ -58,7 +58,7 @@ pub struct ScanParams {
     /// Values of one column read directly.
     pub pushed: Option<Pushed>,
     /// Bounds on the window column.
-    pub window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub window: Option<Window>,
     /// Rows needed at most.
     pub limit: Option<usize>,
     /// Requests in flight.

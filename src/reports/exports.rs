@@ -151,7 +151,8 @@ pub struct ExportReport {
 impl ExportReport {
     /// The report `kind` of `workspace` with `options`.
     pub fn new(kind: ExportKind, workspace: impl Into<String>, options: ExportOptions) -> Self {
-        let (prefix, known): (&[(&str, ColType)], &[(&str, ColType)]) = match kind {
+        type Columns = &'static [(&'static str, ColType)];
+        let (prefix, known): (Columns, Columns) = match kind {
             ExportKind::Customers => (&CUSTOMER_PREFIX, &CUSTOMER_COLUMNS),
             ExportKind::Deliveries => (&DELIVERY_PREFIX, &DELIVERY_COLUMNS),
         };
@@ -338,10 +339,10 @@ async fn delivery_jobs(shared: &Shared) -> Result<Vec<Job>> {
             end = Some(end.map_or(*hi, |e| e.min(*hi)));
         }
     }
-    if let (Some(s), Some(e)) = (start, end) {
-        if s >= e {
-            return Ok(vec![]);
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        return Ok(vec![]);
     }
     check_window(
         start.map(crate::options::TimeSpec::At),
@@ -474,15 +475,14 @@ fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Result<RecordBat
                         yield batch;
                     }
                     let rows = decoder.rows_seen();
-                    if let Some(total) = total {
-                        if rows < total {
+                    if let Some(total) = total
+                        && rows < total {
                             Err(Error::Export(format!(
                                 "export {id} ({}): the file has {rows} rows but Customer.io reported {total}; \
                                  the download is incomplete",
                                 job.what
                             )))?;
                         }
-                    }
                     break;
                 }
                 Some(e) if attempt < DOWNLOAD_ATTEMPTS => {
@@ -579,10 +579,10 @@ impl FileDecoder {
         let Some(h) = self.header.as_mut() else {
             return Ok(out);
         };
-        if let Some(batch) = h.decoder.flush()? {
-            if let Some(b) = self.convert(batch, stats)? {
-                out.push(b);
-            }
+        if let Some(batch) = h.decoder.flush()?
+            && let Some(b) = self.convert(batch, stats)?
+        {
+            out.push(b);
         }
         Ok(out)
     }
@@ -655,10 +655,10 @@ impl FileDecoder {
             let used = h.decoder.decode(data)?;
             data = &data[used..];
             if h.decoder.capacity() == 0 {
-                if let Some(batch) = h.decoder.flush()? {
-                    if let Some(b) = self.convert(batch, stats)? {
-                        out.push(b);
-                    }
+                if let Some(batch) = h.decoder.flush()?
+                    && let Some(b) = self.convert(batch, stats)?
+                {
+                    out.push(b);
                 }
             } else if data.is_empty() || used == 0 {
                 return Ok(out);

@@ -69,6 +69,9 @@ pub fn scalar_i64(v: &ScalarValue) -> Option<i64> {
     }
 }
 
+/// Inclusive bounds on a report's window column; `None` is unbounded.
+pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// What a scan asks of a report.
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
@@ -82,7 +85,7 @@ pub struct ReadRequest {
     /// directly at the source.
     pub pushed: Option<Pushed>,
     /// Bounds on the report's window column (`created >= a AND created <= b`), inclusive.
-    pub window: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub window: Option<Window>,
     /// At most this many rows are needed.
     pub limit: Option<usize>,
     /// Requests in flight.

@@ -200,43 +200,8 @@ impl WorkspaceSpec {
     }
 }
 
-/// A Customer.io data-centre region, each with its own host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Region {
-    /// `api.customer.io`.
-    Us,
-    /// `api-eu.customer.io`.
-    Eu,
-}
-
-impl Region {
-    /// `"us"` or `"eu"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Region::Us => "us",
-            Region::Eu => "eu",
-        }
-    }
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Region {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "us" => Ok(Region::Us),
-            "eu" => Ok(Region::Eu),
-            _ => Err(format!("'{s}' is not a region; valid values are us, eu")),
-        }
-    }
-}
+/// The region of a workspace: the crate's one [`Region`] type.
+pub use crate::credentials::Region;
 
 /// What a metrics endpoint does with `steps` above the period's maximum or below 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

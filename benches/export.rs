@@ -1,0 +1,260 @@
+//! Export benchmark (not a test: it reports). A customers export of N rows from the simulator
+//! (a separate `cio-sim` process, so the figures are the connector's alone), scanned with
+//! `COPY (SELECT * FROM export) TO '<file>' STORED AS PARQUET`: rows/s, MB/s of CSV, peak RSS.
+//! Then the same CSV, saved to disk, through DuckDB's `read_csv` to Parquet (DuckDB from PyPI),
+//! on the same machine in the same run.
+//!
+//! Run: `cargo bench --bench export` (`-- --quick` for 100,000 and 400,000 rows).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use datafusion::prelude::SessionContext;
+use datafusion_customerio::{Credential, Credentials, CustomerIo};
+
+const ATTRIBUTES: &str = "plan,country,first_name,last_name,created_at";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let url = args[i + 1].clone();
+        let out = args[i + 2].clone();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(child(url, out));
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let sizes: [u64; 2] = if quick {
+        [100_000, 400_000]
+    } else {
+        [1_000_000, 4_000_000]
+    };
+    let dir = std::env::temp_dir().join(format!("cio-export-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_model()
+    );
+    let mut peaks = Vec::new();
+    for rows in sizes {
+        let (mut sim, url) = start_sim(rows);
+        let out = dir.join(format!("customers-{rows}.parquet"));
+        let started = Instant::now();
+        let output = Command::new(std::env::current_exe().expect("self"))
+            .args(["--child", &url, out.to_str().expect("utf-8 path")])
+            .output()
+            .expect("child runs");
+        let wall = started.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "child failed: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let field = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (got, secs, peak_kb) = (field("rows"), field("seconds"), field("peak_rss_kb"));
+        // The CSV itself, for its size and for DuckDB.
+        let csv = dir.join(format!("customers-{rows}.csv"));
+        let csv_bytes = download_csv(&url, &csv);
+        let mb = csv_bytes as f64 / 1e6;
+        println!(
+            "cio {rows} rows: {got} rows in {secs:.2}s ({:.0} rows/s, {:.1} MB/s of CSV, {mb:.0} MB), \
+             peak RSS {:.0} MB (process wall {wall:.2}s), parquet {:.0} MB",
+            got / secs,
+            mb / secs,
+            peak_kb / 1024.0,
+            std::fs::metadata(&out)
+                .map(|m| m.len() as f64 / 1e6)
+                .unwrap_or(f64::NAN)
+        );
+        peaks.push(peak_kb / 1024.0);
+        duckdb(&csv, &dir.join(format!("duckdb-{rows}.parquet")), rows, mb);
+        let _ = sim.kill();
+        let _ = sim.wait();
+        let _ = std::fs::remove_file(&csv);
+    }
+    println!(
+        "peak RSS {:.0} MB at {} rows vs {:.0} MB at {} rows: ratio {:.3} (target: under 256 MB, within 1.10)",
+        peaks[1],
+        sizes[1],
+        peaks[0],
+        sizes[0],
+        peaks[1] / peaks[0]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn start_sim(rows: u64) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cio-sim"))
+        .args([
+            "--port",
+            "0",
+            "--customers",
+            &rows.to_string(),
+            "--export-ready-ms",
+            "0",
+            "--rate-limit",
+            "100",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cio-sim starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut url = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(u) = line.trim().strip_prefix("US host: ") {
+            url = u.trim().to_string();
+            break;
+        }
+    }
+    assert!(!url.is_empty(), "cio-sim printed no US host");
+    (child, url)
+}
+
+async fn child(url: String, out: String) {
+    let cio = CustomerIo::with_credentials(Credentials::empty());
+    cio.credentials()
+        .insert("sim", Credential::new("sim-us-key").with_base_url(url));
+    let ctx = SessionContext::new();
+    cio.register(&ctx);
+    ctx.sql(&format!(
+        "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+         OPTIONS (key 'sim', attributes '{ATTRIBUTES}')"
+    ))
+    .await
+    .expect("create")
+    .collect()
+    .await
+    .expect("create");
+    let started = Instant::now();
+    let result = ctx
+        .sql(&format!(
+            "COPY (SELECT * FROM e) TO '{out}' STORED AS PARQUET"
+        ))
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("copy succeeds");
+    let secs = started.elapsed().as_secs_f64();
+    let rows = datafusion::arrow::util::display::array_value_to_string(result[0].column(0), 0)
+        .unwrap_or_default();
+    println!("rows={rows}");
+    println!("seconds={secs}");
+    println!("peak_rss_kb={}", peak_rss_kb());
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Runs the same export through the API by hand and saves the file; returns its size.
+fn download_csv(url: &str, path: &std::path::Path) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let auth = |r: reqwest::RequestBuilder| r.bearer_auth("sim-us-key");
+        let body = serde_json::json!({
+            "filters": {"and": [{"attribute": {"field": "cio_id", "operator": "exists"}}]},
+            "attributes": ATTRIBUTES.split(',').collect::<Vec<_>>(),
+        });
+        let created: serde_json::Value = auth(http.post(format!("{url}/v1/exports/customers")))
+            .json(&body)
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("json");
+        let id = created["export"]["id"].as_i64().expect("export id");
+        let link: serde_json::Value = auth(http.get(format!("{url}/v1/exports/{id}/download")))
+            .send()
+            .await
+            .expect("link")
+            .json()
+            .await
+            .expect("json");
+        let file_url = link["url"].as_str().expect("url").to_string();
+        let mut resp = http.get(file_url).send().await.expect("file");
+        let mut f = std::fs::File::create(path).expect("csv file");
+        let mut n = 0u64;
+        while let Some(chunk) = resp.chunk().await.expect("chunk") {
+            std::io::Write::write_all(&mut f, &chunk).expect("write");
+            n += chunk.len() as u64;
+        }
+        n
+    })
+}
+
+fn duckdb(csv: &std::path::Path, out: &std::path::Path, rows: u64, mb: f64) {
+    let script = format!(
+        "import duckdb, time, resource\n\
+         con = duckdb.connect()\n\
+         t = time.time()\n\
+         con.execute(\"COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)\")\n\
+         s = time.time() - t\n\
+         print(f'{{s}} {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}} {{duckdb.__version__}}')\n",
+        csv.display(),
+        out.display()
+    );
+    match Command::new("python3").args(["-c", &script]).output() {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let parts: Vec<&str> = text.split_whitespace().collect();
+            let secs: f64 = parts
+                .first()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN);
+            let rss_kb: f64 = parts
+                .get(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(f64::NAN);
+            println!(
+                "duckdb {} read_csv -> parquet, {rows} rows from local disk: {secs:.2}s ({:.0} rows/s, {:.1} MB/s), peak RSS {:.0} MB",
+                parts.get(2).unwrap_or(&"?"),
+                rows as f64 / secs,
+                mb / secs,
+                rss_kb / 1024.0
+            );
+        }
+        Ok(o) => println!(
+            "duckdb: failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => println!("duckdb: python3 not runnable: {e}"),
+    }
+}
