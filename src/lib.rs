@@ -1,6 +1,7 @@
 //! Customer.io reports as Apache DataFusion tables.
 //!
-//! Each report (`campaigns`, `newsletters`) is a [`TableProvider`](datafusion::datasource::TableProvider)
+//! Each report (`campaigns`, `newsletters`, `customers`, `segments`, `customers_export`,
+//! `deliveries_export`) is a [`TableProvider`](datafusion::datasource::TableProvider)
 //! that streams Arrow record batches from the Customer.io App API, within the key's rate limit.
 //! Register the factory once, then use SQL:
 //!
