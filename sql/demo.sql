@@ -34,3 +34,21 @@ FROM (SELECT newsletter_name, unnest(links) AS link FROM us_newsletters)
 GROUP BY newsletter_name, link['href']
 ORDER BY clicks DESC, newsletter_name
 LIMIT 10;
+
+-- People and their attributes: a search, then attributes in batches of 100.
+CREATE EXTERNAL TABLE us_people STORED AS CUSTOMERIO LOCATION 'customers' OPTIONS (key 'sim_us');
+
+SELECT attributes['country'] AS country, attributes['plan'] AS plan, count(*) AS people
+FROM us_people
+GROUP BY 1, 2
+ORDER BY people DESC
+LIMIT 5;
+
+-- People in two segments, through asynchronous exports (created, polled, downloaded, parsed).
+CREATE EXTERNAL TABLE us_segment_people STORED AS CUSTOMERIO LOCATION 'customers_export'
+  OPTIONS (key 'sim_us', segments '["Email Activity - Opens", "Email Activity - Clicks"]', attributes 'plan');
+
+SELECT segment_name, plan, count(*) AS people
+FROM us_segment_people
+GROUP BY segment_name, plan
+ORDER BY segment_name, people DESC;
