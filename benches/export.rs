@@ -139,7 +139,9 @@ fn start_sim(rows: u64) -> (Child, String) {
             }
         }
     });
-    let url = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("cio-sim printed its US host");
+    let url = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("cio-sim printed its US host");
     (child, url)
 }
 

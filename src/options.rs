@@ -62,7 +62,7 @@ impl Report {
     }
 }
 
-const CONNECTION_OPTIONS: [(&str, &str); 6] = [
+const CONNECTION_OPTIONS: [(&str, &str); 8] = [
     (
         "key",
         "name of the credential holding the App API key (never the key itself)",
@@ -87,6 +87,14 @@ const CONNECTION_OPTIONS: [(&str, &str); 6] = [
         "concurrency",
         "requests in flight per scan, within the rate limit (default 8)",
     ),
+    (
+        "max_attempts",
+        "attempts per request for transient failures (5xx, timeouts, cut-off bodies), 1 to 10 (default 5)",
+    ),
+    (
+        "request_timeout",
+        "time one attempt may take, headers and body: 1s to 10m, as seconds or 30s, 2m (default 60s)",
+    ),
 ];
 
 const METRIC_OPTIONS: &[(&str, &str)] = &[
@@ -96,6 +104,8 @@ const METRIC_OPTIONS: &[(&str, &str)] = &[
     CONNECTION_OPTIONS[3],
     CONNECTION_OPTIONS[4],
     CONNECTION_OPTIONS[5],
+    CONNECTION_OPTIONS[6],
+    CONNECTION_OPTIONS[7],
     (
         "metric_type",
         "channel to report: email, webhook, twilio, urban_airship, slack, push, whatsapp, in_app, live_notification, inbox (default: all)",
@@ -127,6 +137,8 @@ const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &[
     CONNECTION_OPTIONS[3],
     CONNECTION_OPTIONS[4],
     CONNECTION_OPTIONS[5],
+    CONNECTION_OPTIONS[6],
+    CONNECTION_OPTIONS[7],
     (
         "segments",
         "segment names or ids: a JSON array or a comma-separated list (default: everyone)",
@@ -142,6 +154,8 @@ const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &[
     CONNECTION_OPTIONS[3],
     CONNECTION_OPTIONS[4],
     CONNECTION_OPTIONS[5],
+    CONNECTION_OPTIONS[6],
+    CONNECTION_OPTIONS[7],
     (
         "campaign_id",
         "export this campaign's deliveries (at most one selector)",
@@ -247,6 +261,10 @@ pub struct ConnectionOptions {
     pub rate_limit: Option<f64>,
     /// Requests in flight per scan.
     pub concurrency: usize,
+    /// Attempts per request for transient failures; `None` keeps the client's default.
+    pub max_attempts: Option<u32>,
+    /// Time one attempt may take; `None` keeps the client's default.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl ConnectionOptions {
@@ -259,7 +277,21 @@ impl ConnectionOptions {
             workspace: None,
             rate_limit: None,
             concurrency: DEFAULT_CONCURRENCY,
+            max_attempts: None,
+            request_timeout: None,
         }
+    }
+
+    /// The client's retry policy with this table's `max_attempts` and `request_timeout`.
+    pub fn retry_policy(&self) -> crate::client::RetryPolicy {
+        let mut policy = crate::client::RetryPolicy::default();
+        if let Some(n) = self.max_attempts {
+            policy.max_attempts = n;
+        }
+        if let Some(t) = self.request_timeout {
+            policy.attempt_timeout = t;
+        }
+        policy
     }
 
     /// The label written in the `workspace` column.
@@ -447,7 +479,10 @@ impl TableOptions {
         }
         if let Some(v) = get("workspace") {
             if v.is_empty() {
-                return Err(Error::option("option workspace: must not be empty"));
+                return Err(Error::option(
+                    "option workspace: must not be empty; valid values are any non-empty label \
+                     (default: the key name)",
+                ));
             }
             c.workspace = Some(v.to_string());
         }
@@ -456,6 +491,12 @@ impl TableOptions {
         }
         if let Some(v) = get("concurrency") {
             c.concurrency = parse_int("concurrency", v, 1, 64)? as usize;
+        }
+        if let Some(v) = get("max_attempts") {
+            c.max_attempts = Some(parse_int("max_attempts", v, 1, 10)? as u32);
+        }
+        if let Some(v) = get("request_timeout") {
+            c.request_timeout = Some(parse_duration("request_timeout", v, 10 * 60)?);
         }
 
         let m = &mut options.metrics;
@@ -496,7 +537,7 @@ impl TableOptions {
             e.attributes = parse_list("attributes", v)?;
         }
         if let Some(v) = get("export_timeout") {
-            e.timeout = parse_duration("export_timeout", v)?;
+            e.timeout = parse_duration("export_timeout", v, 24 * 3600)?;
         }
         let selectors = [
             (
@@ -598,8 +639,8 @@ fn parse_list(name: &str, v: &str) -> Result<Vec<String>> {
     Ok(items)
 }
 
-/// `90`, `90s`, `15m`, `2h`.
-fn parse_duration(name: &str, v: &str) -> Result<std::time::Duration> {
+/// `90`, `90s`, `15m`, `2h`: from 1 s to `max_secs`.
+fn parse_duration(name: &str, v: &str, max_secs: u64) -> Result<std::time::Duration> {
     let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
     let n: Option<u64> = digits.parse().ok();
     let secs = match (n, unit.trim()) {
@@ -608,10 +649,15 @@ fn parse_duration(name: &str, v: &str) -> Result<std::time::Duration> {
         (Some(n), "h") => n.checked_mul(3600),
         _ => None,
     };
+    let max = match max_secs {
+        m if m % 3600 == 0 => format!("{}h", m / 3600),
+        m if m % 60 == 0 => format!("{}m", m / 60),
+        m => format!("{m}s"),
+    };
     match secs {
-        Some(s) if (1..=24 * 3600).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+        Some(s) if (1..=max_secs).contains(&s) => Ok(std::time::Duration::from_secs(s)),
         _ => Err(Error::option(format!(
-            "option {name}: '{v}' is not a duration; valid values are 1s to 24h, written as \
+            "option {name}: '{v}' is not a duration; valid values are 1s to {max}, written as \
              seconds or with s, m, h (90, 90s, 15m, 2h)"
         ))),
     }

@@ -139,7 +139,6 @@ impl Args {
                 url_ttl: Duration::from_secs(self.url_ttl_secs),
                 ..ExportConfig::default()
             },
-            ..SimConfig::default()
         }
     }
 }

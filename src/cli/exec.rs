@@ -243,14 +243,13 @@ async fn watch_progress<T>(
     }
     tokio::pin!(work);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let out = loop {
+    // Dropped with the future on Ctrl-C: the line is cleared then too.
+    loop {
         tokio::select! {
             r = &mut work => break r,
             _ = tick.tick() => progress.show(&ScanStats::of(plan)),
         }
-    };
-    progress.clear();
-    out
+    }
 }
 
 /// The progress line: shown after the statement has run for a second, redrawn in place.
@@ -290,6 +289,12 @@ impl Progress {
     }
 }
 
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// `… 25 requests, 1,200 rows, 3.2s (Ctrl-C cancels)`.
 pub fn progress_text(s: &ScanStats, elapsed: Duration) -> String {
     let mut line = format!(
@@ -314,7 +319,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

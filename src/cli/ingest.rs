@@ -22,8 +22,8 @@
 //! the lease and the other stops with an error before writing anything.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -33,15 +33,19 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::TryStreamExt;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use object_store::{ObjectStoreExt, PutMode};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::Shell;
 use super::errors::CliError;
 use super::exec::{ScanStats, thousands};
+use super::lease::{Lease, alive};
 use super::script::{self, Piece};
-use super::stores::{self, Location};
+use super::stores::{
+    self, Location, PutError, copy_object, delete, delete_prefix, ignore_missing, os_error,
+    put_json,
+};
 use crate::clock::Clock;
 
 /// The variables a script may use.
@@ -243,15 +247,6 @@ pub struct FileRecord {
     pub url: String,
     /// Its size.
     pub bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LockRecord {
-    run_id: String,
-    host: String,
-    pid: u32,
-    acquired_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -458,14 +453,6 @@ async fn read_manifest(dir: &Location) -> Result<Option<Manifest>, CliError> {
     }
 }
 
-fn os_error(op: &str, loc: &Location, e: object_store::Error) -> CliError {
-    CliError::msg(format!(
-        "cannot {op} {}: {}",
-        loc.display(),
-        stores::redact_text(&e.to_string())
-    ))
-}
-
 /// Runs `job` for `date` (its `${run_ts}` is `ts`), committing all or nothing.
 pub async fn run(
     job: &IngestJob,
@@ -493,6 +480,11 @@ pub async fn run(
             m.run_id,
             m.committed_at.to_rfc3339_opts(SecondsFormat::Secs, true)
         ));
+        if let Err(e) = tidy(&dir, env).await {
+            env.log(&format!(
+                "could not remove the leftovers of an earlier run: {e}"
+            ));
+        }
         return Ok(RunOutcome::AlreadyCommitted(m));
     }
     let lease = Lease::acquire(&dir, &run_id, env, job).await?;
@@ -580,6 +572,13 @@ impl Run<'_> {
         env.faults.hit("intent written")?;
         self.clean_previous(&finals).await?;
         env.faults.hit("previous runs cleaned")?;
+        if let Some(m) = read_manifest(self.dir).await? {
+            return Err(RunError::Busy(format!(
+                "run {date} of {} was committed by run {} while this one ran; this run's files \
+                 were not published",
+                self.job.name, m.run_id
+            )));
+        }
         self.published = true;
         for s in &staged {
             for (from, to, _) in &s.files {
@@ -742,10 +741,10 @@ impl Run<'_> {
         rel.sort();
         let leaf = file_leaf(&final_loc.url);
         // One file under its own name: a single-file output.
-        if let (Some(l), [(r, size)]) = (&leaf, rel.as_slice()) {
-            if r == l {
-                return Ok(vec![(stage_dir.join(r)?, final_loc.clone(), *size)]);
-            }
+        if let (Some(l), [(r, size)]) = (&leaf, rel.as_slice())
+            && r == l
+        {
+            return Ok(vec![(stage_dir.join(r)?, final_loc.clone(), *size)]);
         }
         // A directory output: stable names per folder, so a redo overwrites.
         let dir = if leaf.is_some() {
@@ -847,6 +846,48 @@ impl Run<'_> {
     }
 }
 
+/// On a committed date, removes what a run that died after its commit left (staging files, its
+/// intent, its lease), unless a live run holds the lease.
+async fn tidy(dir: &Location, env: &RunEnv) -> Result<(), CliError> {
+    let (_, holder) = Lease::latest(dir).await?;
+    if holder.is_some_and(|h| alive(&h, env.clock.now()).is_some()) {
+        return Ok(());
+    }
+    let staging = dir.join("staging/")?;
+    let mut removed = 0;
+    let objects: Vec<_> = staging
+        .store
+        .list(Some(&staging.path))
+        .try_collect()
+        .await
+        .map_err(|e| os_error("list", &staging, e))?;
+    let listing = dir
+        .store
+        .list_with_delimiter(Some(&dir.path))
+        .await
+        .map_err(|e| os_error("list", dir, e))?;
+    let leftovers = listing.objects.into_iter().filter(|o| {
+        o.location
+            .filename()
+            .is_some_and(|n| n.starts_with("intent-") || n.starts_with("lock-"))
+    });
+    for o in objects.into_iter().chain(leftovers) {
+        dir.store
+            .delete(&o.location)
+            .await
+            .or_else(ignore_missing)
+            .map_err(|e| os_error("delete", dir, e))?;
+        removed += 1;
+    }
+    if removed > 0 {
+        env.log(&format!(
+            "removed {removed} leftover file{} of an earlier run",
+            super::exec::plural(removed)
+        ));
+    }
+    Ok(())
+}
+
 /// The last path segment when the URL names a file (has an extension, no trailing `/`).
 fn file_leaf(url: &Url) -> Option<String> {
     let path = url.path();
@@ -879,29 +920,18 @@ fn count_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> u64 {
         if b.num_columns() == 0 {
             continue;
         }
-        if let Ok(col) = cast(b.column(0), &DataType::UInt64) {
-            if let Some(a) = col
+        if let Ok(col) = cast(b.column(0), &DataType::UInt64)
+            && let Some(a) = col
                 .as_any()
                 .downcast_ref::<datafusion::arrow::array::UInt64Array>()
-            {
-                n += (0..a.len())
-                    .filter(|i| !a.is_null(*i))
-                    .map(|i| a.value(i))
-                    .sum::<u64>();
-            }
+        {
+            n += (0..a.len())
+                .filter(|i| !a.is_null(*i))
+                .map(|i| a.value(i))
+                .sum::<u64>();
         }
     }
     n
-}
-
-fn new_run_id() -> String {
-    let r: u64 = rand::random();
-    format!("{}-{r:016x}", Utc::now().format("%Y%m%dT%H%M%S"))
-}
-
-enum PutError {
-    Exists,
-    Other(CliError),
 }
 
 impl From<PutError> for RunError {
@@ -913,338 +943,9 @@ impl From<PutError> for RunError {
     }
 }
 
-async fn put_json<T: Serialize>(loc: &Location, value: &T, mode: PutMode) -> Result<(), PutError> {
-    let body = serde_json::to_vec_pretty(value).map_err(|e| {
-        PutError::Other(CliError::msg(format!(
-            "cannot encode {}: {e}",
-            loc.display()
-        )))
-    })?;
-    let opts = PutOptions {
-        mode,
-        ..Default::default()
-    };
-    match loc
-        .store
-        .put_opts(&loc.path, PutPayload::from(body), opts)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. }) => Err(PutError::Exists),
-        Err(object_store::Error::NotImplemented { .. }) => {
-            Err(PutError::Other(CliError::msg(format!(
-                "{}: this store does not support create-if-absent writes, which the commit needs \
-             (for S3-compatible stores: conditional put with If-None-Match)",
-                loc.display()
-            ))))
-        }
-        Err(e) => Err(PutError::Other(os_error("write", loc, e))),
-    }
-}
-
-fn ignore_missing(e: object_store::Error) -> Result<(), object_store::Error> {
-    match e {
-        object_store::Error::NotFound { .. } => Ok(()),
-        e => Err(e),
-    }
-}
-
-async fn delete(loc: &Location) -> Result<(), CliError> {
-    loc.store
-        .delete(&loc.path)
-        .await
-        .or_else(ignore_missing)
-        .map_err(|e| os_error("delete", loc, e))
-}
-
-async fn delete_prefix(loc: &Location) -> Result<(), CliError> {
-    let objects: Vec<_> = loc
-        .store
-        .list(Some(&loc.path))
-        .try_collect()
-        .await
-        .map_err(|e| os_error("list", loc, e))?;
-    for o in objects {
-        loc.store
-            .delete(&o.location)
-            .await
-            .or_else(ignore_missing)
-            .map_err(|e| os_error("delete", loc, e))?;
-    }
-    Ok(())
-}
-
-/// Copies one object: within a store on the server side, across stores by streaming.
-async fn copy_object(from: &Location, to: &Location) -> Result<(), CliError> {
-    let same = from.url.scheme() == to.url.scheme() && from.url.authority() == to.url.authority();
-    if same {
-        return from
-            .store
-            .copy(&from.path, &to.path)
-            .await
-            .map_err(|e| os_error("copy to", to, e));
-    }
-    let mut stream = from
-        .store
-        .get(&from.path)
-        .await
-        .map_err(|e| os_error("read", from, e))?
-        .into_stream();
-    let upload = to
-        .store
-        .put_multipart(&to.path)
-        .await
-        .map_err(|e| os_error("write", to, e))?;
-    let mut writer = WriteMultipart::new(upload);
-    while let Some(chunk) = stream
-        .try_next()
-        .await
-        .map_err(|e| os_error("read", from, e))?
-    {
-        writer.write(&chunk);
-    }
-    writer
-        .finish()
-        .await
-        .map(|_| ())
-        .map_err(|e| os_error("write", to, e))
-}
-
-/// A lease on one run date, held by one run.
-struct Lease {
-    dir: Location,
-    run_id: String,
-    generation: Mutex<u64>,
-    expires_at: Mutex<DateTime<Utc>>,
-}
-
-fn lock_name(generation: u64) -> String {
-    format!("lock-{generation:010}.json")
-}
-
-impl Lease {
-    async fn latest(dir: &Location) -> Result<(u64, Option<LockRecord>), CliError> {
-        let listing = dir
-            .store
-            .list_with_delimiter(Some(&dir.path))
-            .await
-            .map_err(|e| os_error("list", dir, e))?;
-        let latest = listing
-            .objects
-            .iter()
-            .filter_map(|o| {
-                o.location
-                    .filename()?
-                    .strip_prefix("lock-")?
-                    .strip_suffix(".json")?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .max();
-        let Some(generation) = latest else {
-            return Ok((0, None));
-        };
-        let loc = dir.join(&lock_name(generation))?;
-        let record = match loc.store.get(&loc.path).await {
-            Ok(r) => {
-                let bytes = r.bytes().await.map_err(|e| os_error("read", &loc, e))?;
-                serde_json::from_slice::<LockRecord>(&bytes).ok()
-            }
-            Err(object_store::Error::NotFound { .. }) => None,
-            Err(e) => return Err(os_error("read", &loc, e)),
-        };
-        Ok((generation, record))
-    }
-
-    fn record(run_id: &str, env: &RunEnv, ttl: Duration) -> LockRecord {
-        let now = env.clock.now();
-        LockRecord {
-            run_id: run_id.to_string(),
-            host: host_name(),
-            pid: std::process::id(),
-            acquired_at: now,
-            expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
-        }
-    }
-
-    async fn acquire(
-        dir: &Location,
-        run_id: &str,
-        env: &RunEnv,
-        job: &IngestJob,
-    ) -> Result<Lease, RunError> {
-        for _ in 0..5 {
-            let (generation, current) = Self::latest(dir).await?;
-            if let Some(holder) = &current {
-                if let Some(why) = alive(holder, env.clock.now()) {
-                    return Err(RunError::Busy(format!(
-                        "run {} of {} is held by run {} (pid {} on {}, since {}, lease until \
-                         {}; {why}); this run stops without writing anything. If that run \
-                         died, rerun after its lease ends, or delete {}",
-                        dir.path.filename().unwrap_or_default(),
-                        job.name,
-                        holder.run_id,
-                        holder.pid,
-                        holder.host,
-                        holder
-                            .acquired_at
-                            .to_rfc3339_opts(SecondsFormat::Secs, true),
-                        holder.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                        dir.join(&lock_name(generation))?.display()
-                    )));
-                }
-                env.log(&format!(
-                    "taking over the lease of run {} (pid {} on {}): {}",
-                    holder.run_id,
-                    holder.pid,
-                    holder.host,
-                    if holder.expires_at <= env.clock.now() {
-                        "its lease ended"
-                    } else {
-                        "its process is gone"
-                    }
-                ));
-            }
-            let next = generation + 1;
-            let record = Self::record(run_id, env, job.lease);
-            let loc = dir.join(&lock_name(next))?;
-            match put_json(&loc, &record, PutMode::Create).await {
-                Ok(()) => {
-                    return Ok(Lease {
-                        dir: dir.clone(),
-                        run_id: run_id.to_string(),
-                        generation: Mutex::new(next),
-                        expires_at: Mutex::new(record.expires_at),
-                    });
-                }
-                Err(PutError::Exists) => continue,
-                Err(PutError::Other(e)) => return Err(e.into()),
-            }
-        }
-        Err(RunError::Busy(format!(
-            "run {} of {}: other runs keep taking the lease; this run stops without writing anything",
-            dir.path.filename().unwrap_or_default(),
-            job.name
-        )))
-    }
-
-    /// Renews the lease every third of its duration; returns only when it was lost.
-    async fn keep(&self, env: &RunEnv, ttl: Duration) -> RunError {
-        loop {
-            tokio::time::sleep(ttl / 3).await;
-            let current = *self.generation.lock().unwrap_or_else(|e| e.into_inner());
-            let next = current + 1;
-            let record = Self::record(&self.run_id, env, ttl);
-            let loc = match self.dir.join(&lock_name(next)) {
-                Ok(l) => l,
-                Err(e) => return RunError::Failed(e),
-            };
-            match put_json(&loc, &record, PutMode::Create).await {
-                Ok(()) => {
-                    *self.generation.lock().unwrap_or_else(|e| e.into_inner()) = next;
-                    *self.expires_at.lock().unwrap_or_else(|e| e.into_inner()) = record.expires_at;
-                    let old = self.dir.join(&lock_name(current));
-                    if let Ok(old) = old {
-                        let _ = delete(&old).await;
-                    }
-                }
-                Err(PutError::Exists) => {
-                    return RunError::Busy(
-                        "another run took over this run's lease; stopping without committing"
-                            .into(),
-                    );
-                }
-                Err(PutError::Other(e)) => {
-                    env.log(&format!("could not renew the lease (will retry): {e}"));
-                }
-            }
-        }
-    }
-
-    /// Fails unless this run still holds the newest, unexpired lease.
-    async fn check(&self, env: &RunEnv) -> Result<(), RunError> {
-        let (generation, record) = Self::latest(&self.dir).await?;
-        let mine = *self.generation.lock().unwrap_or_else(|e| e.into_inner());
-        let expires = *self.expires_at.lock().unwrap_or_else(|e| e.into_inner());
-        let held = generation == mine && record.is_some_and(|r| r.run_id == self.run_id);
-        if !held {
-            return Err(RunError::Busy(
-                "another run took over this run's lease; stopping without committing".into(),
-            ));
-        }
-        if expires <= env.clock.now() {
-            return Err(RunError::Busy(
-                "this run's lease ran out before the commit; stopping without committing (a \
-                 longer --lease helps)"
-                    .into(),
-            ));
-        }
-        Ok(())
-    }
-
-    async fn release(&self, _env: &RunEnv) -> Result<(), CliError> {
-        let mine = *self.generation.lock().unwrap_or_else(|e| e.into_inner());
-        let listing = self
-            .dir
-            .store
-            .list_with_delimiter(Some(&self.dir.path))
-            .await
-            .map_err(|e| os_error("list", &self.dir, e))?;
-        for o in listing.objects {
-            let generation = o
-                .location
-                .filename()
-                .and_then(|n| n.strip_prefix("lock-"))
-                .and_then(|n| n.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if generation.is_some_and(|g| g <= mine) {
-                self.dir
-                    .store
-                    .delete(&o.location)
-                    .await
-                    .or_else(ignore_missing)
-                    .map_err(|e| os_error("delete", &self.dir, e))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Why the holder of a lease is alive, or `None` if the lease may be taken over.
-fn alive(holder: &LockRecord, now: DateTime<Utc>) -> Option<&'static str> {
-    if holder.expires_at <= now {
-        return None;
-    }
-    if holder.host == host_name() && holder.pid != std::process::id() && !process_alive(holder.pid)
-    {
-        return None;
-    }
-    Some("it is running")
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
-}
-
-/// Whether process `pid` runs on this host (Linux: `/proc`; elsewhere assumed alive).
-fn process_alive(pid: u32) -> bool {
-    if !std::path::Path::new("/proc/self").exists() {
-        return true;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name; Z and X are dead.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| !matches!(state, "Z" | "X")),
-        Err(_) => false,
-    }
+fn new_run_id() -> String {
+    let r: u64 = rand::random();
+    format!("{}-{r:016x}", Utc::now().format("%Y%m%dT%H%M%S"))
 }
 
 #[cfg(test)]

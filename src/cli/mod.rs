@@ -10,6 +10,7 @@
 pub mod errors;
 pub mod exec;
 pub mod ingest;
+mod lease;
 pub mod output;
 pub mod repl;
 pub mod schedule;
@@ -52,12 +53,15 @@ impl Default for PrintOptions {
     }
 }
 
-/// A new session for Customer.io: `STORED AS CUSTOMERIO` registered and the information schema
-/// on (for `SHOW TABLES`).
+/// A new session for Customer.io: `STORED AS CUSTOMERIO` registered, the information schema
+/// on (for `SHOW TABLES`), and local files deleted with their emptied folders.
 pub fn new_session(cio: &CustomerIo) -> SessionContext {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     cio.register(&ctx);
+    let local = object_store::local::LocalFileSystem::new().with_automatic_cleanup(true);
+    let file = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+    ctx.register_object_store(file.as_ref(), Arc::new(local));
     ctx
 }
 
@@ -145,10 +149,10 @@ impl Shell {
             DFStatement::CreateExternalTable(c) => c.locations.first().map(String::as_str),
             _ => None,
         };
-        if let Some(u) = url {
-            if stores::is_storage_location(u) {
-                stores::location(&self.ctx, u)?;
-            }
+        if let Some(u) = url
+            && stores::is_storage_location(u)
+        {
+            stores::location(&self.ctx, u)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::str::FromStr;
 
+use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -77,7 +78,7 @@ pub fn print_batches(
                 .with_header(true)
                 .build(&mut out);
             for b in batches {
-                w.write(b)?;
+                w.write(&flatten_nested(b)?)?;
             }
         }
         Format::Json => {
@@ -97,6 +98,46 @@ pub fn print_batches(
         }
     }
     out.flush().map_err(io)
+}
+
+/// CSV has no nested values: lists, structs and maps become their text (as in the table format).
+fn flatten_nested(batch: &RecordBatch) -> DfResult<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, StringBuilder};
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if field.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let mut b = StringBuilder::new();
+            for i in 0..column.len() {
+                if column.is_null(i) {
+                    b.append_null();
+                } else {
+                    b.append_value(formatter.value(i).to_string());
+                }
+            }
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(std::sync::Arc::new(b.finish()));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn io(e: std::io::Error) -> DataFusionError {

@@ -82,12 +82,11 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<(), CliEr
         .build();
     let mut editor = DefaultEditor::with_config(config)
         .map_err(|e| CliError::msg(format!("cannot start the shell: {e}")))?;
-    if let Some(path) = &history {
-        if path.exists() {
-            if let Err(e) = editor.load_history(path) {
-                eprintln!("warning: cannot read the history {}: {e}", path.display());
-            }
-        }
+    if let Some(path) = &history
+        && path.exists()
+        && let Err(e) = editor.load_history(path)
+    {
+        eprintln!("warning: cannot read the history {}: {e}", path.display());
     }
     let interactive = std::io::stdin().is_terminal();
     if interactive && !shell.print.quiet {
@@ -164,14 +163,14 @@ fn remember(editor: &mut DefaultEditor, path: Option<&Path>, entry: &str) {
     if entry.is_empty() || !history_safe(entry) {
         return;
     }
-    if editor.add_history_entry(entry).unwrap_or(false) {
-        if let Some(path) = path {
-            if let Some(dir) = path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Err(e) = editor.append_history(path) {
-                eprintln!("warning: cannot write the history {}: {e}", path.display());
-            }
+    if editor.add_history_entry(entry).unwrap_or(false)
+        && let Some(path) = path
+    {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = editor.append_history(path) {
+            eprintln!("warning: cannot write the history {}: {e}", path.display());
         }
     }
 }
@@ -313,16 +312,16 @@ pub async fn describe_table(shell: &Shell, name: &str) -> Result<(), CliError> {
         })
         .collect();
     print_rows(shell, ["column", "type", "nullable"], rows)?;
-    if !shell.print.quiet {
-        if let Some(c) = provider.downcast_ref::<CustomerIoTable>() {
-            let o = c.options();
-            eprintln!(
-                "Customer.io report {} of workspace {} (credential {})",
-                o.report,
-                o.connection.workspace_label(),
-                o.connection.key
-            );
-        }
+    if !shell.print.quiet
+        && let Some(c) = provider.downcast_ref::<CustomerIoTable>()
+    {
+        let o = c.options();
+        eprintln!(
+            "Customer.io report {} of workspace {} (credential {})",
+            o.report,
+            o.connection.workspace_label(),
+            o.connection.key
+        );
     }
     Ok(())
 }

@@ -181,13 +181,51 @@ pub fn split(input: &str) -> Result<Vec<Piece>, ScriptError> {
 /// counts as complete (running it reports the error).
 pub fn is_complete(input: &str) -> bool {
     match split(input) {
-        Err(e) => !e.incomplete,
+        // A malformed download block still open: wait for its closing brace, so the error
+        // shows once, for the whole statement.
+        Err(e) => !e.incomplete && !open_block(input, e.offset),
         Ok(pieces) => match pieces.last() {
             None => true,
             Some(Piece::Sql { terminated, .. }) => *terminated,
             Some(Piece::Download(_)) => true,
         },
     }
+}
+
+/// Whether the text leaves a `{` block open that the error at `offset` lies in: more `{` than
+/// `}` (outside strings and `//` comments) both before the error and in the whole text.
+fn open_block(input: &str, offset: usize) -> bool {
+    let depth = |text: &str| {
+        let mut depth: i64 = 0;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' | '\'' => {
+                    for d in chars.by_ref() {
+                        if d == c || d == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '/' if chars.peek() == Some(&'/') => {
+                    for d in chars.by_ref() {
+                        if d == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        depth
+    };
+    let mut offset = offset.min(input.len());
+    while !input.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    depth(&input[..offset]) > 0 && depth(input) > 0
 }
 
 struct Lexer<'a> {
@@ -804,8 +842,12 @@ steps: 15;
         assert!(!is_complete(
             "download t from { type: \"campaigns\"; } using {"
         ));
-        // Malformed: complete, so that running it shows the error.
+        // Malformed: complete once its block is closed, so that running it shows the error.
         assert!(is_complete("download t frm {"));
+        assert!(is_complete("download 5"));
+        assert!(!is_complete("download t from {\n  type \"campaigns\";\n"));
+        assert!(is_complete("download t from {\n  type \"campaigns\";\n}\n"));
+        assert!(is_complete("download t from { a: b; }"));
         assert!(is_complete(""));
     }
 

@@ -8,12 +8,14 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
-use object_store::ObjectStore;
+use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use serde::Serialize;
 use url::Url;
 
 use super::errors::CliError;
@@ -69,10 +71,10 @@ pub fn parse_url(s: &str) -> Result<Url, CliError> {
         return Err(CliError::msg("an empty location"));
     }
     // "C:\x" parses as a URL with scheme "c": only schemes of two letters or more are URLs.
-    if let Ok(u) = Url::parse(s) {
-        if u.scheme().len() > 1 {
-            return Ok(u);
-        }
+    if let Ok(u) = Url::parse(s)
+        && u.scheme().len() > 1
+    {
+        return Ok(u);
     }
     let path = std::path::Path::new(s);
     let abs = if path.is_absolute() {
@@ -179,10 +181,10 @@ pub fn redact(url: &Url) -> String {
 pub fn redact_text(s: &str) -> String {
     s.split(' ')
         .map(|word| {
-            if word.contains("://") {
-                if let Some((base, _)) = word.split_once('?') {
-                    return format!("{base}?***");
-                }
+            if word.contains("://")
+                && let Some((base, _)) = word.split_once('?')
+            {
+                return format!("{base}?***");
             }
             word.to_string()
         })
@@ -200,6 +202,130 @@ pub fn is_storage_location(s: &str) -> bool {
         ),
         Err(_) => false,
     }
+}
+
+// ---- object helpers of the commit protocol ------------------------------------------------
+
+/// An object store failure as one line, naming the operation and the (redacted) URL.
+pub(crate) fn os_error(op: &str, loc: &Location, e: object_store::Error) -> CliError {
+    CliError::msg(format!(
+        "cannot {op} {}: {}",
+        loc.display(),
+        redact_text(&e.to_string())
+    ))
+}
+
+/// Why a JSON write failed.
+pub(crate) enum PutError {
+    /// The object exists (a create-if-absent write refused).
+    Exists,
+    /// Anything else.
+    Other(CliError),
+}
+
+/// Writes `value` as JSON at `loc` with `mode` (create-if-absent for markers and leases).
+pub(crate) async fn put_json<T: Serialize>(
+    loc: &Location,
+    value: &T,
+    mode: PutMode,
+) -> Result<(), PutError> {
+    let body = serde_json::to_vec_pretty(value).map_err(|e| {
+        PutError::Other(CliError::msg(format!(
+            "cannot encode {}: {e}",
+            loc.display()
+        )))
+    })?;
+    let opts = PutOptions {
+        mode,
+        ..Default::default()
+    };
+    match loc
+        .store
+        .put_opts(&loc.path, PutPayload::from(body), opts)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => Err(PutError::Exists),
+        Err(object_store::Error::NotImplemented { .. }) => {
+            Err(PutError::Other(CliError::msg(format!(
+                "{}: this store does not support create-if-absent writes, which the commit needs \
+             (for S3-compatible stores: conditional put with If-None-Match)",
+                loc.display()
+            ))))
+        }
+        Err(e) => Err(PutError::Other(os_error("write", loc, e))),
+    }
+}
+
+/// A missing object is no failure for a delete.
+pub(crate) fn ignore_missing(e: object_store::Error) -> Result<(), object_store::Error> {
+    match e {
+        object_store::Error::NotFound { .. } => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// Deletes one object (gone already is fine).
+pub(crate) async fn delete(loc: &Location) -> Result<(), CliError> {
+    loc.store
+        .delete(&loc.path)
+        .await
+        .or_else(ignore_missing)
+        .map_err(|e| os_error("delete", loc, e))
+}
+
+/// Deletes every object under `loc`.
+pub(crate) async fn delete_prefix(loc: &Location) -> Result<(), CliError> {
+    let objects: Vec<_> = loc
+        .store
+        .list(Some(&loc.path))
+        .try_collect()
+        .await
+        .map_err(|e| os_error("list", loc, e))?;
+    for o in objects {
+        loc.store
+            .delete(&o.location)
+            .await
+            .or_else(ignore_missing)
+            .map_err(|e| os_error("delete", loc, e))?;
+    }
+    Ok(())
+}
+
+/// Copies one object: within a store on the server side, across stores by streaming.
+pub(crate) async fn copy_object(from: &Location, to: &Location) -> Result<(), CliError> {
+    let same = from.url.scheme() == to.url.scheme() && from.url.authority() == to.url.authority();
+    if same {
+        return from
+            .store
+            .copy(&from.path, &to.path)
+            .await
+            .map_err(|e| os_error("copy to", to, e));
+    }
+    let mut stream = from
+        .store
+        .get(&from.path)
+        .await
+        .map_err(|e| os_error("read", from, e))?
+        .into_stream();
+    let upload = to
+        .store
+        .put_multipart(&to.path)
+        .await
+        .map_err(|e| os_error("write", to, e))?;
+    let mut writer = WriteMultipart::new(upload);
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| os_error("read", from, e))?
+    {
+        writer.write(&chunk);
+    }
+    writer
+        .finish()
+        .await
+        .map(|_| ())
+        .map_err(|e| os_error("write", to, e))
 }
 
 #[cfg(test)]

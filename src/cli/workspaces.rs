@@ -99,13 +99,13 @@ pub fn register_workspace(
     let Some(catalog) = ctx.catalog(&catalog_name) else {
         return Err(format!("the default catalog {catalog_name} is missing"));
     };
-    if let Some(existing) = catalog.schema(workspace) {
-        if existing.downcast_ref::<WorkspaceSchema>().is_none() {
-            return Err(format!(
-                "workspace {workspace}: a schema of that name already exists; name the \
+    if let Some(existing) = catalog.schema(workspace)
+        && existing.downcast_ref::<WorkspaceSchema>().is_none()
+    {
+        return Err(format!(
+            "workspace {workspace}: a schema of that name already exists; name the \
                  workspace differently (--workspace OTHER={key})"
-            ));
-        }
+        ));
     }
     let schema = Arc::new(WorkspaceSchema::new(workspace, key, cio.clone()));
     catalog

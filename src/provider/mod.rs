@@ -73,12 +73,13 @@ impl CustomerIoTable {
         }
         let c = &options.connection;
         let credential = credentials.resolve(&c.key)?;
-        let config = ClientConfig::from_credential(
+        let mut config = ClientConfig::from_credential(
             &credential,
             c.region,
             c.base_url.as_deref(),
             c.rate_limit,
         );
+        config.retry = c.retry_policy();
         let client = Client::new(config);
         let workspace = c.workspace_label().to_string();
         let reader: Arc<dyn ReportReader> = match options.report {

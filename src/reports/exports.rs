@@ -826,7 +826,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(names, vec!["id", "e\nmail", "cio_id"]);
-        assert_eq!(used, 22);
+        assert_eq!(used, 19);
     }
 
     #[test]

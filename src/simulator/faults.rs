@@ -189,6 +189,11 @@ pub struct ScriptedResponse {
     /// How the answer is delivered.
     #[serde(default)]
     pub kind: ScriptKind,
+    /// Answer with an `errors[]` body whose detail repeats every request header, the
+    /// `Authorization` header included (what a careless proxy does), to prove the client scrubs
+    /// the key from errors and logs. Takes precedence over `body` and `kind`.
+    #[serde(default)]
+    pub echo_headers: bool,
 }
 
 impl ScriptedResponse {
@@ -201,6 +206,7 @@ impl ScriptedResponse {
             retry_after: None,
             body: None,
             kind: ScriptKind::Status,
+            echo_headers: false,
         }
     }
 
@@ -235,6 +241,12 @@ impl ScriptedResponse {
     /// With a body.
     pub fn with_body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
+        self
+    }
+
+    /// Echoing the request's headers (the API key included) in the error body.
+    pub fn echoing_headers(mut self) -> Self {
+        self.echo_headers = true;
         self
     }
 

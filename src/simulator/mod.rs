@@ -245,6 +245,17 @@ pub struct SimStats {
     pub statuses: BTreeMap<String, u64>,
 }
 
+/// One authenticated `/v1` request, as logged after [`Simulator::record_requests`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The workspace whose key it carried.
+    pub workspace: String,
+    /// Its operation id (`listNewsletters`, ...).
+    pub operation: String,
+    /// When it arrived (after auth, before the rate limit), from the simulator's start.
+    pub at: Duration,
+}
+
 /// A running simulator. Dropping it (or [`Simulator::shutdown`]) stops both servers.
 pub struct Simulator {
     state: Arc<SimState>,
@@ -332,7 +343,20 @@ impl Simulator {
         self.state.stats()
     }
 
-    /// Zeroes the request counters.
+    /// Starts logging every authenticated `/v1` request with its arrival time, for tests that
+    /// check pacing and retry timing ([`Simulator::request_log`]). Off by default, so a
+    /// long-running simulator does not grow.
+    pub fn record_requests(&self) {
+        self.state.record_requests();
+    }
+
+    /// The requests logged since [`Simulator::record_requests`] (or the last reset), in arrival
+    /// order.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.state.request_log()
+    }
+
+    /// Zeroes the request counters (and empties the request log).
     pub fn reset_stats(&self) {
         self.state.reset_stats();
     }

@@ -153,6 +153,7 @@ async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
         return ApiError::unauthorized().into_response();
     };
     state.record(|s| *s.by_workspace.entry(ws.spec.name.clone()).or_default() += 1);
+    state.log_request(&ws.spec.name, gate.operation);
     req.extensions_mut().insert(ws.clone());
     req.extensions_mut().insert(gate.region);
 
@@ -233,6 +234,19 @@ async fn scripted(
 ) -> Response {
     let status = StatusCode::from_u16(script.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = match script.kind {
+        _ if script.echo_headers => {
+            let headers: Vec<String> = req
+                .headers()
+                .iter()
+                .map(|(name, value)| {
+                    format!("{name}: {}", String::from_utf8_lossy(value.as_bytes()))
+                })
+                .collect();
+            json_response(
+                status,
+                error_body(status, &format!("request headers: {}", headers.join("; "))),
+            )
+        }
         ScriptKind::Reset | ScriptKind::Truncate => {
             let (_, content_type, body) = normal_answer(req, next).await;
             return if script.kind == ScriptKind::Reset {

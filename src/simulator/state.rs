@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use super::data::Catalog;
 use super::exports::ExportStore;
 use super::hash::Key;
 use super::limits::TokenBucket;
-use super::{Region, ScriptedResponse, SimConfig, SimStats, WorkspaceSpec};
+use super::{Region, RequestRecord, ScriptedResponse, SimConfig, SimStats, WorkspaceSpec};
 
 /// One workspace: its generated data and its rate limit.
 #[derive(Debug)]
@@ -36,6 +36,11 @@ pub(crate) struct SimState {
     fault_counter: AtomicU64,
     /// Counts error references (`reference a1b2c3`).
     references: AtomicU64,
+    /// When the simulator started: the origin of [`RequestRecord::at`].
+    started: Instant,
+    /// Whether authenticated `/v1` requests are logged (off unless a test asks).
+    recording: AtomicBool,
+    log: Mutex<Vec<RequestRecord>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -98,6 +103,9 @@ impl SimState {
             scripts: Mutex::new(VecDeque::new()),
             fault_counter: AtomicU64::new(0),
             references: AtomicU64::new(0),
+            started: now,
+            recording: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
         })
     }
 
@@ -122,11 +130,34 @@ impl SimState {
     /// Zeroes the counters.
     pub(crate) fn reset_stats(&self) {
         *lock(&self.stats) = SimStats::default();
+        lock(&self.log).clear();
     }
 
     /// Updates the counters.
     pub(crate) fn record(&self, f: impl FnOnce(&mut SimStats)) {
         f(&mut lock(&self.stats));
+    }
+
+    /// Starts logging every authenticated `/v1` request (cleared by `reset_stats`).
+    pub(crate) fn record_requests(&self) {
+        self.recording.store(true, Ordering::Relaxed);
+    }
+
+    /// Logs an authenticated `/v1` request of `workspace`, if logging is on.
+    pub(crate) fn log_request(&self, workspace: &str, operation: &str) {
+        if self.recording.load(Ordering::Relaxed) {
+            let at = self.started.elapsed();
+            lock(&self.log).push(RequestRecord {
+                workspace: workspace.to_string(),
+                operation: operation.to_string(),
+                at,
+            });
+        }
+    }
+
+    /// The logged requests, in arrival order.
+    pub(crate) fn request_log(&self) -> Vec<RequestRecord> {
+        lock(&self.log).clone()
     }
 
     /// Queues a scripted answer.

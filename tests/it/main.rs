@@ -1,7 +1,13 @@
 //! One integration-test binary: every module runs against the in-process simulator over loopback.
+mod cli;
+mod cli_support;
 mod common;
 mod contract;
 mod customers;
+mod exports;
+mod hardening;
 mod retries;
+mod s3;
+mod schedule;
 mod simulator;
 mod tables;
