@@ -206,6 +206,9 @@ pub const DELIVERY_METRICS: [&str; 13] = [
 /// The longest deliveries window Customer.io returns (it silently cuts longer ones).
 pub const MAX_DELIVERIES_WINDOW_DAYS: i64 = 366;
 
+/// The furthest back a relative time (`-7d`) may reach: 100 years.
+pub const MAX_RELATIVE_DAYS: i64 = 36_525;
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -363,7 +366,15 @@ impl TimeSpec {
     pub fn resolve(self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
         match self {
             TimeSpec::At(t) => t,
-            TimeSpec::Relative(d) => now + d,
+            // Saturating: a bound cannot panic, whatever `now` is.
+            TimeSpec::Relative(d) => {
+                now.checked_add_signed(d)
+                    .unwrap_or(if d < chrono::Duration::zero() {
+                        chrono::DateTime::<chrono::Utc>::MIN_UTC
+                    } else {
+                        chrono::DateTime::<chrono::Utc>::MAX_UTC
+                    })
+            }
         }
     }
 }
@@ -674,14 +685,21 @@ fn parse_time(name: &str, v: &str) -> Result<TimeSpec> {
         let (digits, unit) =
             rel.split_at(rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len()));
         if let Ok(n) = digits.parse::<i64>() {
+            // `try_*`: a huge number is an error, not a panic; beyond 100 years it is refused.
             let d = match unit {
-                "d" => Some(chrono::Duration::days(n)),
-                "h" => Some(chrono::Duration::hours(n)),
-                "w" => Some(chrono::Duration::weeks(n)),
-                "m" => Some(chrono::Duration::minutes(n)),
+                "d" => chrono::Duration::try_days(n),
+                "h" => chrono::Duration::try_hours(n),
+                "w" => chrono::Duration::try_weeks(n),
+                "m" => chrono::Duration::try_minutes(n),
                 _ => None,
             };
             if let Some(d) = d {
+                if d > chrono::Duration::days(MAX_RELATIVE_DAYS) {
+                    return Err(Error::option(format!(
+                        "option {name}: '{v}' is more than {MAX_RELATIVE_DAYS} days ago; valid \
+                         relative times are within 100 years (-7d, -12h, -2w)"
+                    )));
+                }
                 return Ok(TimeSpec::Relative(-d));
             }
         }

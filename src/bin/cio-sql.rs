@@ -60,7 +60,7 @@ struct Args {
 struct Common {
     /// Start the embedded Customer.io simulator: credentials and schemas `sim_us` and `sim_eu`
     /// (and the credential `customerio_key`, the same workspace as sim_us, for the Switchboard
-    /// samples); with no -c or -f, run the demo script.
+    /// samples); with no -c or -f, run the demo script, then open the shell.
     #[arg(long, global = true)]
     demo: bool,
     /// The credentials file (TOML: [name] api_key = "...", region = "us"|"eu").

@@ -144,15 +144,20 @@ impl Shell {
     }
 
     fn register_stores(&self, statement: &DFStatement) -> Result<(), CliError> {
-        let url = match statement {
-            DFStatement::CopyTo(c) => Some(c.target.as_str()),
-            DFStatement::CreateExternalTable(c) => c.locations.first().map(String::as_str),
-            _ => None,
+        // Every URL (an unsupported scheme fails here, with the supported ones named); a
+        // relative path only as a COPY target (`LOCATION 'campaigns'` names a report).
+        let locations: Vec<&str> = match statement {
+            DFStatement::CopyTo(c) => vec![c.target.as_str()],
+            DFStatement::CreateExternalTable(c) => c
+                .locations
+                .iter()
+                .map(String::as_str)
+                .filter(|l| l.contains("://"))
+                .collect(),
+            _ => Vec::new(),
         };
-        if let Some(u) = url
-            && stores::is_storage_location(u)
-        {
-            stores::location(&self.ctx, u)?;
+        for l in locations {
+            stores::location(&self.ctx, l)?;
         }
         Ok(())
     }

@@ -39,7 +39,8 @@ Commands:
 
 Ctrl-C cancels the running statement (or clears the line being typed).";
 
-/// The history file: `$CIO_SQL_HISTORY`, else `<data dir>/cio-sql/history`.
+/// The history file: `$CIO_SQL_HISTORY`, else `<data dir>/cio-sql/history`. Sessions on a
+/// terminal are recorded; piped input only when `CIO_SQL_HISTORY` is set.
 pub fn history_path() -> Option<PathBuf> {
     match std::env::var_os("CIO_SQL_HISTORY") {
         Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
@@ -73,6 +74,9 @@ pub fn history_safe(entry: &str) -> bool {
 
 /// Runs the shell until `\q`, Ctrl-D or the end of input.
 pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<(), CliError> {
+    let interactive = std::io::stdin().is_terminal();
+    // Piped input is a script, not a session: no history unless CIO_SQL_HISTORY asks for it.
+    let history = history.filter(|_| interactive || std::env::var_os("CIO_SQL_HISTORY").is_some());
     let config = Config::builder()
         .auto_add_history(false)
         .history_ignore_space(true)
@@ -88,7 +92,6 @@ pub async fn run(mut shell: Shell, history: Option<PathBuf>) -> Result<(), CliEr
     {
         eprintln!("warning: cannot read the history {}: {e}", path.display());
     }
-    let interactive = std::io::stdin().is_terminal();
     if interactive && !shell.print.quiet {
         eprintln!(
             "cio-sql {}: SQL over Customer.io. \\? for help, \\q to quit.",

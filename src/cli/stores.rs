@@ -192,18 +192,6 @@ pub fn redact_text(s: &str) -> String {
         .join(" ")
 }
 
-/// Whether `s` looks like an object store URL or a path this module can open (so that DDL
-/// locations like `campaigns` for Customer.io tables are left alone).
-pub fn is_storage_location(s: &str) -> bool {
-    match Url::parse(s.trim()) {
-        Ok(u) => matches!(
-            u.scheme(),
-            "file" | "memory" | "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" | "adl"
-        ),
-        Err(_) => false,
-    }
-}
-
 // ---- object helpers of the commit protocol ------------------------------------------------
 
 /// An object store failure as one line, naming the operation and the (redacted) URL.

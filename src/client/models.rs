@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+use crate::reports::metrics::SERIES_METRICS;
 
 /// `null` or a missing field as an empty list.
 pub fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
@@ -12,6 +15,60 @@ where
     T: Deserialize<'de>,
 {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `null` or a missing field as the type's default (an empty map, an empty series).
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The series of the metrics the tables have columns for ([`SERIES_METRICS`]); any other key is
+/// skipped whatever its JSON type (a metric added to the API later must not fail the query). A
+/// known metric must be a list of whole numbers or `null`s (`null` as a whole: absent); anything
+/// else is an error at its JSON path. `null` for the whole map: no series.
+fn known_series<'de, D>(d: D) -> Result<BTreeMap<String, Vec<Option<i64>>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Known;
+    impl<'de> Visitor<'de> for Known {
+        type Value = BTreeMap<String, Vec<Option<i64>>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of metric names to lists of whole numbers")
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(BTreeMap::new())
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_map(Known)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                if SERIES_METRICS.contains(&name.as_str()) {
+                    if let Some(values) = map.next_value::<Option<Vec<Option<i64>>>>()? {
+                        out.insert(name, values);
+                    }
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_option(Known)
 }
 
 /// A campaign (automation) as `GET /v1/campaigns` lists it.
@@ -76,8 +133,9 @@ pub struct NewsletterEnvelope {
 /// A metric series: name to one value per bucket, oldest first.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Series {
-    /// The series by metric name. A `null` value is kept as a missing number.
-    #[serde(default)]
+    /// The series by metric name, only the [`SERIES_METRICS`] (others are dropped). A `null`
+    /// value is kept as a missing number.
+    #[serde(default, deserialize_with = "known_series")]
     pub series: BTreeMap<String, Vec<Option<i64>>>,
 }
 
@@ -90,8 +148,8 @@ pub struct MetricsResponse {
     /// Version 2: the resolution.
     #[serde(default)]
     pub res: Option<String>,
-    /// The series.
-    #[serde(default)]
+    /// The series (`null`: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metric: Series,
 }
 
@@ -110,8 +168,8 @@ pub struct Link {
 pub struct LinkMetrics {
     /// The link.
     pub link: Link,
-    /// Its `clicked`, `human_clicked` and `machine_clicked` series.
-    #[serde(default)]
+    /// Its `clicked`, `human_clicked` and `machine_clicked` series (`null`: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metric: Series,
 }
 
@@ -184,14 +242,14 @@ pub struct Device {
 /// One person of `POST /v1/customers/attributes` (the live, unwrapped shape).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Person {
-    /// Identifiers.
-    #[serde(default)]
+    /// Identifiers (`null`: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub identifiers: Identifiers,
-    /// Every attribute; values are strings live, other JSON is kept as its text.
-    #[serde(default)]
+    /// Every attribute; values are strings live, other JSON is kept as its text (`null`: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub attributes: BTreeMap<String, serde_json::Value>,
-    /// When each attribute was last set, unix seconds.
-    #[serde(default)]
+    /// When each attribute was last set, unix seconds (`null`: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub timestamps: BTreeMap<String, Option<i64>>,
     /// Unsubscribed from messages.
     #[serde(default)]

@@ -174,15 +174,16 @@ impl ReportReader for CustomersReport {
     }
 
     fn pushdown_columns(&self) -> Vec<&'static str> {
-        let has = |name: &str, want: &DataType| {
-            self.schema
-                .field_with_name(name)
-                .is_ok_and(|f| f.data_type() == want)
+        // Declared `VARCHAR` columns are `Utf8View` in DataFusion 55: any string type pushes down.
+        let is_text = |name: &str| {
+            self.schema.field_with_name(name).is_ok_and(|f| {
+                matches!(
+                    f.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                )
+            })
         };
-        ["id", "email"]
-            .into_iter()
-            .filter(|c| has(c, &DataType::Utf8))
-            .collect()
+        ["id", "email"].into_iter().filter(|c| is_text(c)).collect()
     }
 
     fn describe(&self) -> Vec<(&'static str, String)> {

@@ -615,6 +615,9 @@ impl Delivery {
                 "bounced" => ts(self.bounced),
                 "failed" => ts(self.failed),
                 "undeliverable" => ts(self.undeliverable),
+                drift if drift.starts_with(super::ExportConfig::DRIFT_PREFIX) => {
+                    format!("{drift}:{}", self.id())
+                }
                 _ => String::new(),
             })
             .chain(attributes.iter().map(|a| {

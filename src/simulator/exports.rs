@@ -47,7 +47,8 @@ pub struct ExportConfig {
     /// Lifetime of signed download URLs (default 15 minutes, as documented).
     pub url_ttl: Duration,
     /// Columns of deliveries files, before the requested attributes. The real layout is unknown;
-    /// see [`ExportConfig::DELIVERY_COLUMNS`] for the names available (and the default).
+    /// see [`ExportConfig::DELIVERY_COLUMNS`] for the names available (and the default), and
+    /// [`ExportConfig::DRIFT_PREFIX`] for columns the connector does not know.
     pub delivery_columns: Vec<String>,
     /// Fault knob: the first this-many signed links handed out have already expired.
     pub expired_links: u32,
@@ -81,12 +82,18 @@ impl ExportConfig {
         "undeliverable",
     ];
 
+    /// Schema-drift knob: a `delivery_columns` name starting with this is a column the
+    /// connector does not know; each row holds `<name>:<delivery_id>` in it.
+    pub const DRIFT_PREFIX: &'static str = "new_";
+
     pub(crate) fn validate(&self) -> Result<(), String> {
         for c in &self.delivery_columns {
-            if !Self::DELIVERY_COLUMNS.contains(&c.as_str()) {
+            if !Self::DELIVERY_COLUMNS.contains(&c.as_str()) && !c.starts_with(Self::DRIFT_PREFIX) {
                 return Err(format!(
-                    "unknown deliveries export column '{c}'; valid columns are {}",
-                    Self::DELIVERY_COLUMNS.join(", ")
+                    "unknown deliveries export column '{c}'; valid columns are {} (or a new \
+                     column named {}*)",
+                    Self::DELIVERY_COLUMNS.join(", "),
+                    Self::DRIFT_PREFIX
                 ));
             }
         }

@@ -119,9 +119,12 @@ pub enum ScriptKind {
     Malformed,
     /// Wait, then answer normally (rate limit and faults still apply).
     Delay(Duration),
+    /// Send `status`, the headers and part of the normal body, then nothing more: the body stalls
+    /// midway (for an hour, then the connection is aborted).
+    Stall,
 }
 
-/// JSON form of [`ScriptKind`]: `"status"`, `"reset"`, `"truncate"`, `"malformed"` or
+/// JSON form of [`ScriptKind`]: `"status"`, `"reset"`, `"truncate"`, `"malformed"`, `"stall"` or
 /// `{"delay_ms": 250}`.
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
@@ -137,6 +140,7 @@ enum SimpleKind {
     Reset,
     Truncate,
     Malformed,
+    Stall,
 }
 
 impl From<KindRepr> for ScriptKind {
@@ -146,6 +150,7 @@ impl From<KindRepr> for ScriptKind {
             KindRepr::Simple(SimpleKind::Reset) => ScriptKind::Reset,
             KindRepr::Simple(SimpleKind::Truncate) => ScriptKind::Truncate,
             KindRepr::Simple(SimpleKind::Malformed) => ScriptKind::Malformed,
+            KindRepr::Simple(SimpleKind::Stall) => ScriptKind::Stall,
             KindRepr::Delay { delay_ms } => ScriptKind::Delay(Duration::from_millis(delay_ms)),
         }
     }
@@ -158,6 +163,7 @@ impl From<ScriptKind> for KindRepr {
             ScriptKind::Reset => KindRepr::Simple(SimpleKind::Reset),
             ScriptKind::Truncate => KindRepr::Simple(SimpleKind::Truncate),
             ScriptKind::Malformed => KindRepr::Simple(SimpleKind::Malformed),
+            ScriptKind::Stall => KindRepr::Simple(SimpleKind::Stall),
             ScriptKind::Delay(d) => KindRepr::Delay {
                 delay_ms: d.as_millis().min(u128::from(u64::MAX)) as u64,
             },
@@ -305,6 +311,37 @@ pub(crate) fn reset(
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+/// How long a stalled body waits before the connection is aborted.
+pub(crate) const STALL: Duration = Duration::from_secs(3600);
+
+/// `status`, the headers of a normal answer (with its full `Content-Length`) and half its body,
+/// then nothing for [`STALL`], then an abort: a body that stalls midway.
+pub(crate) fn stall(
+    status: StatusCode,
+    content_type: Option<HeaderValue>,
+    body: Bytes,
+) -> Response {
+    let full = body.len().max(2);
+    let half = body.slice(0..body.len() / 2);
+    let chunks = stream::unfold(0u8, move |step| {
+        let half = half.clone();
+        async move {
+            match step {
+                0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
+                1 => {
+                    tokio::time::sleep(STALL).await;
+                    Some((Err(std::io::Error::other("simulated stall ended")), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    with_type(Response::builder().status(status), content_type)
+        .header(header::CONTENT_LENGTH, full)
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
 /// `status` with a `Content-Length` of the whole body but only its first half, then a close.
 pub(crate) fn truncate(
     status: StatusCode,
@@ -421,7 +458,8 @@ mod tests {
     fn script_json_round_trips() {
         let s: Vec<ScriptedResponse> = serde_json::from_str(
             r#"[{"status":429,"retry_after":1,"operation":"listNewsletters"},
-                {"status":200,"kind":"reset"},{"status":200,"kind":{"delay_ms":250}}]"#,
+                {"status":200,"kind":"reset"},{"status":200,"kind":{"delay_ms":250}},
+                {"status":200,"kind":"stall"}]"#,
         )
         .unwrap();
         assert_eq!(
@@ -430,6 +468,7 @@ mod tests {
         );
         assert_eq!(s[1].kind, ScriptKind::Reset);
         assert_eq!(s[2].kind, ScriptKind::Delay(Duration::from_millis(250)));
+        assert_eq!(s[3].kind, ScriptKind::Stall);
         let back: ScriptedResponse =
             serde_json::from_str(&serde_json::to_string(&s[2]).unwrap()).unwrap();
         assert_eq!(back, s[2]);

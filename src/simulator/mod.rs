@@ -19,7 +19,8 @@
 //! ```
 //!
 //! # Pipeline of a `/v1` request
-//! Count (`stats.requests[operationId]`) → auth (401) → a matching scripted answer, if any →
+//! Count (`stats.requests[operationId]`) → auth (401) → 503 during an outage
+//! ([`Simulator::start_outage`]) → a matching scripted answer, if any →
 //! rate limit (429) → latency → random fault → handler.
 //!
 //! # Endpoints
@@ -365,6 +366,13 @@ impl Simulator {
     /// instead of its normal answer.
     pub fn push_script(&self, step: ScriptedResponse) {
         self.state.push_script(step);
+    }
+
+    /// Starts an outage: every authenticated `/v1` request arriving within `duration` from now
+    /// is answered 503 (counted in `faults_injected`); scripts, rate limit and handlers are not
+    /// reached. For retry-budget tests.
+    pub fn start_outage(&self, duration: Duration) {
+        self.state.start_outage(duration);
     }
 
     /// Stops both servers, letting in-flight requests finish for up to a second.

@@ -157,6 +157,10 @@ async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(ws.clone());
     req.extensions_mut().insert(gate.region);
 
+    if state.in_outage() {
+        state.record(|s| s.faults_injected += 1);
+        return faults::unavailable(&state.reference());
+    }
     if let Some(script) = state.take_script(gate.operation, &ws.spec.name) {
         state.record(|s| s.faults_injected += 1);
         match script.kind {
@@ -247,12 +251,12 @@ async fn scripted(
                 error_body(status, &format!("request headers: {}", headers.join("; "))),
             )
         }
-        ScriptKind::Reset | ScriptKind::Truncate => {
+        ScriptKind::Reset | ScriptKind::Truncate | ScriptKind::Stall => {
             let (_, content_type, body) = normal_answer(req, next).await;
-            return if script.kind == ScriptKind::Reset {
-                faults::reset(status, content_type, body)
-            } else {
-                faults::truncate(status, content_type, body)
+            return match script.kind {
+                ScriptKind::Reset => faults::reset(status, content_type, body),
+                ScriptKind::Truncate => faults::truncate(status, content_type, body),
+                _ => faults::stall(status, content_type, body),
             };
         }
         ScriptKind::Malformed => match script.body {

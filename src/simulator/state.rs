@@ -41,6 +41,8 @@ pub(crate) struct SimState {
     /// Whether authenticated `/v1` requests are logged (off unless a test asks).
     recording: AtomicBool,
     log: Mutex<Vec<RequestRecord>>,
+    /// Until when every authenticated `/v1` request is answered 503 (an outage).
+    outage_until: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,6 +108,7 @@ impl SimState {
             started: now,
             recording: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
+            outage_until: Mutex::new(None),
         })
     }
 
@@ -163,6 +166,16 @@ impl SimState {
     /// Queues a scripted answer.
     pub(crate) fn push_script(&self, step: ScriptedResponse) {
         lock(&self.scripts).push_back(step);
+    }
+
+    /// Answers every authenticated `/v1` request with 503 for `duration` from now.
+    pub(crate) fn start_outage(&self, duration: std::time::Duration) {
+        *lock(&self.outage_until) = Some(Instant::now() + duration);
+    }
+
+    /// Whether an outage is in progress.
+    pub(crate) fn in_outage(&self) -> bool {
+        lock(&self.outage_until).is_some_and(|until| Instant::now() < until)
     }
 
     /// Removes and returns the first script matching `operation` in `workspace`.

@@ -69,15 +69,33 @@ pub fn texts(out: &Output) -> (String, String) {
     )
 }
 
-/// A fresh folder for one test.
+/// A fresh folder for one test, under cargo's temporary folder for integration tests. The
+/// folders of earlier test processes that are gone are removed on first use.
 pub fn scratch(name: &str) -> PathBuf {
+    static SWEPT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cio-sql-tests");
+    SWEPT.get_or_init(|| {
+        for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let pid = e
+                .file_name()
+                .to_string_lossy()
+                .split('-')
+                .next()
+                .map(str::to_string);
+            let dead = Path::new("/proc/self").exists()
+                && pid
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+            if dead {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    let dir = std::env::temp_dir()
-        .join("cio-sql-tests")
-        .join(format!("{name}-{}-{nanos}", std::process::id()));
+    let dir = root.join(format!("{}-{name}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -856,3 +856,178 @@ async fn four_concurrent_queries_share_one_keys_limit() {
         stats.rate_limited
     );
 }
+
+/// Ten workspaces in one `UNION ALL`, each at Customer.io's 10 requests/second: every workspace
+/// makes the requests it makes alone, none is answered 429, and the union takes about as long as
+/// its slowest member (the ratio is printed for `RELIABILITY.md`, not asserted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_workspaces_in_one_union_each_at_its_own_limit() {
+    let specs: Vec<WorkspaceSpec> = (0..10u32)
+        .map(|n| WorkspaceSpec {
+            newsletters: 4 + 3 * n,
+            ..workspace("union10", &format!("ws{n}"), Region::Us)
+        })
+        .collect();
+    let env = Env::start(SimConfig::with_workspaces(specs.clone())).await;
+    for ws in &specs {
+        env.sql(&format!(
+            "CREATE EXTERNAL TABLE {0} STORED AS CUSTOMERIO LOCATION 'newsletters' \
+             OPTIONS (key '{0}', period 'weeks', steps '3')",
+            ws.name
+        ))
+        .await
+        .unwrap();
+    }
+    let count = |name: &str| format!("SELECT '{name}' AS ws, count(*) AS n FROM {name}");
+    // The slowest alone: 1 list request + 31 metrics requests.
+    let slowest = &specs[9].name;
+    let t = std::time::Instant::now();
+    let alone = env.sql(&count(slowest)).await.unwrap();
+    let alone_time = t.elapsed();
+    assert_eq!(i64_column(&alone, 1), vec![Some(31 * 4)]);
+    env.sim.reset_stats();
+
+    let union = specs
+        .iter()
+        .map(|ws| count(&ws.name))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let t = std::time::Instant::now();
+    let batches = env
+        .sql(&format!("SELECT ws, n FROM ({union}) ORDER BY n"))
+        .await
+        .unwrap();
+    let union_time = t.elapsed();
+    let expected: Vec<Option<i64>> = specs
+        .iter()
+        .map(|ws| Some(i64::from(ws.newsletters) * 4))
+        .collect();
+    assert_eq!(i64_column(&batches, 1), expected);
+    let stats = env.sim.stats();
+    for ws in &specs {
+        assert_eq!(
+            stats.by_workspace.get(&ws.name),
+            Some(&u64::from(1 + ws.newsletters)),
+            "{}: {stats:?}",
+            ws.name
+        );
+    }
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    println!(
+        "ten workspaces: union {union_time:?}, slowest alone {alone_time:?}, ratio {:.2}, \
+         {} requests, 0 answered 429",
+        union_time.as_secs_f64() / alone_time.as_secs_f64(),
+        stats.by_workspace.values().sum::<u64>()
+    );
+}
+
+/// The retry budget under an outage (the issue's 60 s outage across 10 concurrent scans, scaled:
+/// see `RELIABILITY.md`). Every `/v1` request is answered 503 while the outage lasts. A scan's
+/// first request is its list request; under the default policy (5 attempts, backoff 125-250,
+/// 250-500, 500-1000, 1000-2000 ms: at most 3.75 s between the first and the last attempt):
+/// - an outage longer than that: each scan gives up after exactly 5 requests, so 10 scans make
+///   exactly 50, none after the outage, and each error names the attempts and the 503;
+/// - an outage of 1 s: every scan succeeds with the clean rows, and the requests are the clean
+///   run's plus one per 503 answered, at most 4 per scan (no scan restarts, nothing multiplies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_across_ten_scans_stays_within_the_retry_budget() {
+    let env = Env::start(fast_config(vec![workspace("outage", "sim_us", Region::Us)])).await;
+    for i in 0..10 {
+        env.sql(&format!(
+            "CREATE EXTERNAL TABLE n{i} STORED AS CUSTOMERIO LOCATION 'newsletters' \
+             OPTIONS (key 'sim_us', period 'weeks', steps '3', rate_limit '500')"
+        ))
+        .await
+        .unwrap();
+    }
+    let query =
+        |i: usize| format!("SELECT newsletter_id, period_start, sent FROM n{i} ORDER BY 1, 2");
+    let clean = pretty(&env.sql(&query(0)).await.unwrap());
+    let clean_requests = env.total_requests();
+    let scan_all = || async {
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let ctx = env.ctx.clone();
+                let q = query(i);
+                tokio::spawn(async move { ctx.sql(&q).await?.collect().await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    };
+
+    // Longer than the whole retry span: every scan fails after exactly 5 attempts.
+    env.sim.reset_stats();
+    env.sim.start_outage(Duration::from_secs(6));
+    for result in scan_all().await {
+        let err = result.expect_err("a scan outlived the outage").to_string();
+        assert!(
+            err.contains("GET /v1/newsletters failed after 5 attempts") && err.contains("HTTP 503"),
+            "{err}"
+        );
+    }
+    let stats = env.sim.stats();
+    assert_eq!(
+        stats.requests.get("listNewsletters"),
+        Some(&50),
+        "{stats:?}"
+    );
+    assert_eq!(env.total_requests(), 50, "{stats:?}");
+    // Nothing is retried after the scans gave up (the outage is still on for a while).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(env.total_requests(), 50, "{:?}", env.sim.stats());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    // Shorter than the retry span: every scan succeeds, each 503 costs exactly one request.
+    env.sim.reset_stats();
+    env.sim.start_outage(Duration::from_secs(1));
+    for (i, result) in scan_all().await.into_iter().enumerate() {
+        let rows = pretty(&result.unwrap_or_else(|e| panic!("scan {i}: {e}")));
+        assert_eq!(rows, clean, "scan {i}");
+    }
+    let stats = env.sim.stats();
+    let failed = stats.statuses.get("503").copied().unwrap_or(0);
+    assert!(failed >= 10, "the outage answered no scan: {stats:?}");
+    assert!(failed <= 40, "more than 4 retries per scan: {stats:?}");
+    assert_eq!(
+        env.total_requests(),
+        10 * clean_requests + failed,
+        "{stats:?}"
+    );
+    println!(
+        "outage: 6 s -> 50 requests (10 scans x 5 attempts); 1 s -> {} requests = 10 x {clean_requests} + {failed} answered 503",
+        env.total_requests()
+    );
+}
+
+/// A body that stalls midway (headers, half the body, then nothing): the attempt is aborted
+/// by `request_timeout`, the page fetched again, and the rows equal the clean run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_midway_is_aborted_by_the_request_timeout() {
+    let env = Env::start(fast_config(vec![workspace("stall", "sim_us", Region::Us)])).await;
+    env.sql(&newsletters_ddl(", request_timeout '1s'"))
+        .await
+        .unwrap();
+    let clean = pretty(&env.sql(ALL_ROWS).await.unwrap());
+    for operation in ["listNewsletters", "getNewsletterMetrics"] {
+        env.sim.reset_stats();
+        env.sim.record_requests();
+        env.sim
+            .push_script(ScriptedResponse::fault(ScriptKind::Stall).for_operation(operation));
+        let rows = pretty(&env.sql(ALL_ROWS).await.unwrap());
+        assert_eq!(rows, clean, "{operation}");
+        assert_eq!(env.sim.stats().faults_injected, 1, "{operation}");
+        let at = arrivals(&env, operation);
+        let clean_count = if operation == "listNewsletters" { 1 } else { 8 };
+        assert_eq!(at.len(), clean_count + 1, "{operation}: {at:?}");
+        if operation == "listNewsletters" {
+            // The retry came after the 1 s timeout (plus backoff), not after the hour-long stall.
+            let gap = at[1] - at[0];
+            assert!(gap >= Duration::from_secs(1), "{gap:?}");
+            assert!(gap < Duration::from_secs(30), "{gap:?}");
+        }
+    }
+}

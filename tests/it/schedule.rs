@@ -662,7 +662,7 @@ async fn a_second_process_for_the_same_date_exits_non_zero() {
     // Slow answers keep the first run inside its lease while the second starts.
     let ws = workspace("sched_two_procs", "sim_us", Region::Us);
     let mut config = fast_config(vec![ws.clone()]);
-    config.latency = Duration::from_millis(150);
+    config.latency = Duration::from_millis(400);
     let env = Env::start(config).await;
     let dir = scratch("sched-two");
     let creds = credentials_file(&dir, &env, &[("acme", &ws)]);
