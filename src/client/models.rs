@@ -82,6 +82,12 @@ pub struct Campaign {
     /// The trigger type (`segment`, `event`, ...).
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// Segments whose entry triggers the campaign.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub trigger_segment_ids: Vec<i64>,
+    /// Segments that filter the campaign's audience.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub filter_segment_ids: Vec<i64>,
 }
 
 /// `GET /v1/campaigns`.
@@ -110,6 +116,9 @@ pub struct Newsletter {
     /// Its channel (`email`, `push`, ...).
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// The segments it is sent to.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub recipient_segment_ids: Vec<i64>,
 }
 
 /// A page of `GET /v1/newsletters`.

@@ -22,8 +22,8 @@ use reqwest::Method;
 
 use super::{ReadRequest, ReportReader};
 use crate::client::models::{
-    CampaignEnvelope, CampaignList, LinkMetrics, LinksResponse, MetricsResponse,
-    NewsletterEnvelope, NewsletterPage, Series,
+    Campaign, CampaignEnvelope, CampaignList, LinkMetrics, LinksResponse, MetricsResponse,
+    Newsletter, NewsletterEnvelope, NewsletterPage, Series,
 };
 use crate::client::pagination::{PageRequest, paginate};
 use crate::error::{Error, Result};
@@ -139,7 +139,22 @@ fn build_schema(kind: MetricKind) -> SchemaRef {
         ))),
         true,
     ));
+    for name in segment_columns(kind) {
+        fields.push(Field::new(
+            *name,
+            DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+            true,
+        ));
+    }
     Arc::new(Schema::new(fields))
+}
+
+/// The segment-id columns after `links`: the item's segments, as the API lists them.
+pub fn segment_columns(kind: MetricKind) -> &'static [&'static str] {
+    match kind {
+        MetricKind::Campaigns => &["trigger_segment_ids", "filter_segment_ids"],
+        MetricKind::Newsletters => &["recipient_segment_ids"],
+    }
 }
 
 /// Index of the `links` column.
@@ -151,6 +166,32 @@ struct Item {
     id: i64,
     name: Option<String>,
     kind: Option<String>,
+    /// The segment-id columns after `links`, in schema order.
+    segments: Vec<Vec<i64>>,
+}
+
+impl From<Campaign> for Item {
+    fn from(c: Campaign) -> Self {
+        let segments = vec![c.trigger_segment_ids, c.filter_segment_ids];
+        Item {
+            id: c.id,
+            name: c.name,
+            kind: c.kind,
+            segments,
+        }
+    }
+}
+
+impl From<Newsletter> for Item {
+    fn from(n: Newsletter) -> Self {
+        let segments = vec![n.recipient_segment_ids];
+        Item {
+            id: n.id,
+            name: n.name,
+            kind: n.kind,
+            segments,
+        }
+    }
 }
 
 /// Reads `campaigns` or `newsletters`.
@@ -257,13 +298,11 @@ fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<ItemRef>> {
     match shared.kind {
         MetricKind::Campaigns => stream::once(async move {
             let list: CampaignList = client.get("/v1/campaigns", &[], &stats).await?;
-            Ok::<_, Error>(stream::iter(list.campaigns.into_iter().map(|c| {
-                Ok(ItemRef::Known(Item {
-                    id: c.id,
-                    name: c.name,
-                    kind: c.kind,
-                }))
-            })))
+            Ok::<_, Error>(stream::iter(
+                list.campaigns
+                    .into_iter()
+                    .map(|c| Ok(ItemRef::Known(c.into()))),
+            ))
         })
         .try_flatten()
         .boxed(),
@@ -275,15 +314,7 @@ fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<ItemRef>> {
                 body: None,
             };
             paginate::<NewsletterPage>(client, request, stats)
-                .map_ok(|page| {
-                    stream::iter(page.into_iter().map(|n| {
-                        Ok(ItemRef::Known(Item {
-                            id: n.id,
-                            name: n.name,
-                            kind: n.kind,
-                        }))
-                    }))
-                })
+                .map_ok(|page| stream::iter(page.into_iter().map(|n| Ok(ItemRef::Known(n.into())))))
                 .try_flatten()
                 .boxed()
         }
@@ -321,21 +352,13 @@ async fn fetch_item(shared: &Shared, id: i64) -> Result<Item> {
             let c: CampaignEnvelope = client
                 .get(&format!("/v1/campaigns/{id}"), &[], stats)
                 .await?;
-            Ok(Item {
-                id: c.campaign.id,
-                name: c.campaign.name,
-                kind: c.campaign.kind,
-            })
+            Ok(c.campaign.into())
         }
         MetricKind::Newsletters => {
             let n: NewsletterEnvelope = client
                 .get(&format!("/v1/newsletters/{id}"), &[], stats)
                 .await?;
-            Ok(Item {
-                id: n.newsletter.id,
-                name: n.newsletter.name,
-                kind: n.newsletter.kind,
-            })
+            Ok(n.newsletter.into())
         }
     }
 }
@@ -485,6 +508,18 @@ fn build_batch(
                 Arc::new(b.finish().with_timezone("UTC"))
             }
             LINKS_COLUMN => links_array(links, starts),
+            c if c > LINKS_COLUMN => {
+                let ids = item
+                    .segments
+                    .get(c - LINKS_COLUMN - 1)
+                    .map_or(&[][..], Vec::as_slice);
+                let mut b = ListBuilder::new(Int64Builder::new());
+                for _ in 0..n {
+                    b.values().append_slice(ids);
+                    b.append(true);
+                }
+                Arc::new(b.finish())
+            }
             metric => {
                 let name = SERIES_METRICS[metric - 7];
                 let mut b = Int64Builder::with_capacity(n);
@@ -581,6 +616,10 @@ mod tests {
         let s = schema(MetricKind::Campaigns);
         assert_eq!(s.field(1).name(), "campaign_id");
         assert_eq!(s.field(LINKS_COLUMN).name(), "links");
-        assert_eq!(s.fields().len(), 7 + 26 + 1);
+        assert_eq!(s.fields().len(), 7 + 26 + 1 + 2);
+        assert_eq!(
+            schema(MetricKind::Newsletters).fields().len(),
+            7 + 26 + 1 + 1
+        );
     }
 }
