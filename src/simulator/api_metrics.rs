@@ -14,18 +14,7 @@ use super::state::{SimState, Workspace};
 use super::window::{self, Window};
 
 /// Channels accepted by the `type` filter of campaign and newsletter metrics.
-const METRIC_TYPES: [&str; 10] = [
-    "email",
-    "webhook",
-    "twilio",
-    "urban_airship",
-    "slack",
-    "push",
-    "whatsapp",
-    "in_app",
-    "live_notification",
-    "inbox",
-];
+use crate::options::METRIC_TYPES;
 
 fn sender(ws: &Workspace, kind: Kind, raw_id: &str) -> ApiResult<Sender> {
     let (name, found) = match kind {

@@ -34,21 +34,7 @@ use crate::period::{EASTERN, Period};
 pub(crate) const FILE_ROUTE: &str = "/__sim/files/{id}";
 
 /// The `metric` values a deliveries export accepts.
-pub(crate) const DELIVERY_METRICS: [&str; 13] = [
-    "created",
-    "attempted",
-    "sent",
-    "delivered",
-    "opened",
-    "clicked",
-    "converted",
-    "bounced",
-    "spammed",
-    "unsubscribed",
-    "dropped",
-    "failed",
-    "undeliverable",
-];
+pub(crate) use crate::options::DELIVERY_METRICS;
 
 const DAY: i64 = 86_400;
 /// People scanned per CSV chunk.

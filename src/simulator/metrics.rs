@@ -14,34 +14,7 @@ use super::hash::Key;
 use crate::period::Period;
 
 /// The 26 series keys of the 2026 spec, sorted.
-pub(crate) const SERIES_KEYS: [&str; 26] = [
-    "attempted",
-    "bounced",
-    "clicked",
-    "converted",
-    "created",
-    "deferred",
-    "delivered",
-    "drafted",
-    "failed",
-    "human_clicked",
-    "human_opened",
-    "link_untracked",
-    "machine_clicked",
-    "open_untracked",
-    "opened",
-    "prefetch_opened",
-    "replied",
-    "sent",
-    "spammed",
-    "suppressed",
-    "topic_unsubscribed",
-    "tracking_consent_denied",
-    "tracking_consent_granted",
-    "undeliverable",
-    "unsubscribed",
-    "untracked",
-];
+pub(crate) use crate::reports::metrics::SERIES_METRICS as SERIES_KEYS;
 
 /// Index of a key in [`SERIES_KEYS`].
 fn ix(name: &str) -> usize {
