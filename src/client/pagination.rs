@@ -95,3 +95,35 @@ pub fn paginate<P: Page>(
         Ok(Some((items, s)))
     })
 }
+
+/// Reads `stream` up to `ahead` items ahead of its consumer, on a task of its own: the next page
+/// is requested while the consumer still works on this one. Dropping the result stops the task.
+pub fn prefetch<S, T>(stream: S, ahead: usize) -> impl Stream<Item = T> + Send + 'static
+where
+    S: Stream<Item = T> + Send + 'static,
+    T: Send + 'static,
+{
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(ahead.max(1));
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    let guard = AbortOnDrop(task);
+    futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        rx.recv().await.map(|item| (item, (rx, guard)))
+    })
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

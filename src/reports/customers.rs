@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 
 use super::{ReadRequest, ReportReader};
 use crate::client::models::{Identifiers, PeopleResponse, Person, SearchPage};
-use crate::client::pagination::{PageRequest, paginate};
+use crate::client::pagination::{PageRequest, paginate, prefetch};
 use crate::error::{Error, Result};
 
 /// People per `POST /v1/customers/attributes` request (the API's maximum).
@@ -303,7 +303,13 @@ fn search_groups(
         query: vec![("limit", page.to_string())],
         body: Some(json!({ "filter": filter })),
     };
-    paginate::<SearchPage>(client, request, stats)
+    let pages = paginate::<SearchPage>(client, request, stats);
+    // Without a limit every page is needed: ask for the next while this one's people are fetched.
+    let pages: BoxStream<'static, Result<Vec<Identifiers>>> = match limit {
+        None => prefetch(pages, 1).boxed(),
+        Some(_) => pages.boxed(),
+    };
+    pages
         .map_ok(|people: Vec<Identifiers>| {
             let ids: Vec<String> = people.into_iter().filter_map(|p| p.cio_id).collect();
             let groups: Vec<Result<Group>> = ids

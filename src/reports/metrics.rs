@@ -25,7 +25,7 @@ use crate::client::models::{
     Campaign, CampaignEnvelope, CampaignList, LinkMetrics, LinksResponse, MetricsResponse,
     Newsletter, NewsletterEnvelope, NewsletterPage, Series,
 };
-use crate::client::pagination::{PageRequest, paginate};
+use crate::client::pagination::{PageRequest, paginate, prefetch};
 use crate::error::{Error, Result};
 use crate::options::MetricOptions;
 use crate::period::{EASTERN, Period};
@@ -313,7 +313,13 @@ fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<ItemRef>> {
                 query: vec![("limit", "100".into())],
                 body: None,
             };
-            paginate::<NewsletterPage>(client, request, stats)
+            let pages = paginate::<NewsletterPage>(client, request, stats);
+            // Without a limit every page is needed: ask for the next one ahead of time.
+            let pages: BoxStream<'static, Result<Vec<Newsletter>>> = match shared.request.limit {
+                None => prefetch(pages, 1).boxed(),
+                Some(_) => pages.boxed(),
+            };
+            pages
                 .map_ok(|page| stream::iter(page.into_iter().map(|n| Ok(ItemRef::Known(n.into())))))
                 .try_flatten()
                 .boxed()

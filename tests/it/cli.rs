@@ -532,7 +532,7 @@ async fn the_example_scripts_run_with_the_demo() {
     let sql_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     for (file, want) in [
         ("workspace_union.sql", "sim_eu,7,"),
-        ("campaigns_by_segment.sql", "sim_us,segment,"),
+        ("campaigns_by_segment.sql", "\nsim_us,Email Activity"),
     ] {
         let dir = scratch("cli-examples");
         let path = sql_dir.join(file);
