@@ -316,9 +316,13 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A long run of hex, or a long token mixing letters and digits with no word separators.
+/// A long run of hex (alone, or as one part of a name between `_`, `-` or `.`, as in a key
+/// pasted with a prefix: `live-<32 hex digits>`), or a long token mixing letters and digits with
+/// no word separators.
 fn looks_like_secret(s: &str) -> bool {
-    let hex = s.len() >= 20 && s.chars().all(|c| c.is_ascii_hexdigit());
+    let hex = s
+        .split(['_', '-', '.'])
+        .any(|p| p.len() >= 20 && p.chars().all(|c| c.is_ascii_hexdigit()));
     let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
     let letters = s.chars().filter(|c| c.is_ascii_alphabetic()).count();
     let token = s.len() >= 24 && !s.contains(['_', '-', '.']) && digits >= 4 && letters >= 4;
@@ -356,6 +360,15 @@ mod tests {
         );
         assert!(check_name("a b").is_err());
         assert!(check_name("Xk93jf8Qm2Lz7Pw4Tn6Rb1Vc").is_err());
+        // A key pasted with a prefix: the hex part gives it away.
+        let err = check_name("live-0123456789abcdef0123456789abcdef")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("looks like an API key") && !err.contains("live-"),
+            "{err}"
+        );
+        assert!(check_name("acme-2026-11-26_eu").is_ok());
     }
 
     #[test]

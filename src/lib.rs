@@ -38,6 +38,8 @@ pub mod client;
 pub mod clock;
 pub mod credentials;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod options;
 pub mod period;
 pub mod provider;

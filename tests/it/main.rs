@@ -1,4 +1,5 @@
 //! One integration-test binary: every module runs against the in-process simulator over loopback.
+mod canary;
 mod cli;
 mod cli_support;
 mod common;
@@ -6,6 +7,7 @@ mod contract;
 mod customers;
 mod drift;
 mod exports;
+mod fuzz_corpus;
 mod hardening;
 mod props;
 mod retries;

@@ -9,7 +9,7 @@ use datafusion_customerio::client::pagination::{PageRequest, paginate};
 use datafusion_customerio::client::{Client, ClientConfig, RequestStats, RetryPolicy};
 use datafusion_customerio::options::{TimeSpec, check_window};
 use datafusion_customerio::period::{EASTERN, Period};
-use datafusion_customerio::simulator::{Region, ScriptedResponse};
+use datafusion_customerio::simulator::{Region, ScriptedResponse, WorkspaceSpec};
 use datafusion_customerio::{Error, Report, Secret, TableOptions};
 use futures::StreamExt;
 use proptest::prelude::*;
@@ -228,4 +228,324 @@ fn period_bucket_math() {
             Ok(())
         })
         .unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daily ingestion's commit protocol
+// ---------------------------------------------------------------------------------------------
+
+/// One step of a commit-protocol history.
+#[derive(Debug, Clone)]
+enum Op {
+    /// A run of date `d`.
+    Run(usize),
+    /// A run of date `d` killed at its `k`-th fail point (1-based, wrapped to the run's steps).
+    Kill(usize, usize),
+    /// Two runs of date `d` at once.
+    Race(usize),
+    /// The clock moves past the lease (60 s).
+    Expire,
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    let op = prop_oneof![
+        3 => (0usize..2).prop_map(Op::Run),
+        4 => (0usize..2, 1usize..64).prop_map(|(d, k)| Op::Kill(d, k)),
+        2 => (0usize..2).prop_map(Op::Race),
+        2 => Just(Op::Expire),
+    ];
+    prop::collection::vec(op, 1..7)
+}
+
+/// Two outputs: a single file and a partitioned folder.
+fn commit_script(host: &str, key: &str) -> String {
+    format!(
+        "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns'
+           OPTIONS (key '{key}', period 'weeks', steps '1', rate_limit '1000');
+         COPY (SELECT campaign_id, period_start, sent FROM c ORDER BY 1, 2)
+           TO 'memory://{host}/lake/c/date=${{run_date}}/c.parquet' STORED AS PARQUET;
+         COPY (SELECT campaign_id % 3 AS b, campaign_id, sent FROM c)
+           TO 'memory://{host}/lake/parts/date=${{run_date}}/' STORED AS PARQUET PARTITIONED BY (b);
+        "
+    )
+}
+
+/// Every object of the memory store `host`: path, size and e-tag (a rewrite changes it).
+async fn objects(host: &str) -> std::collections::BTreeMap<String, (u64, Option<String>)> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStore;
+    datafusion_customerio::cli::stores::memory_store(host)
+        .list(None)
+        .map_ok(|m| (m.location.to_string(), (m.size, m.e_tag)))
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// A committed date is whole: every listed file exists once with its size and the rows the
+/// manifest says; the outputs' folders for the date hold nothing but the listed files.
+async fn assert_committed(
+    host: &str,
+    m: &datafusion_customerio::cli::ingest::Manifest,
+    rows: &[u64],
+) {
+    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+    let ctx = SessionContext::new();
+    let date = m.run_date.format("%Y-%m-%d").to_string();
+    let all = objects(host).await;
+    let mut listed = std::collections::BTreeSet::new();
+    assert_eq!(m.outputs.len(), rows.len());
+    for (o, want) in m.outputs.iter().zip(rows) {
+        assert_eq!(o.rows, *want, "{o:?}");
+        let mut got = 0u64;
+        for f in &o.files {
+            let loc = datafusion_customerio::cli::stores::location(&ctx, &f.url).unwrap();
+            let path = loc.path.to_string();
+            assert!(listed.insert(path.clone()), "{} listed twice", f.url);
+            assert_eq!(all.get(&path).map(|x| x.0), Some(f.bytes), "{}", f.url);
+            got += ctx
+                .read_parquet(f.url.as_str(), ParquetReadOptions::default())
+                .await
+                .unwrap()
+                .count()
+                .await
+                .unwrap() as u64;
+        }
+        assert_eq!(got, o.rows, "rows in the files of {}", o.target);
+    }
+    let present: std::collections::BTreeSet<String> = all
+        .keys()
+        .filter(|p| p.contains(&format!("date={date}/")))
+        .cloned()
+        .collect();
+    assert_eq!(
+        present, listed,
+        "{date}: the outputs hold exactly the manifest's files"
+    );
+}
+
+/// Random histories of runs, runs killed at any step of the protocol, two runs at once and
+/// leases running out, over two dates: at most one manifest per date and it never changes once
+/// written; a committed date's files exist with the listed sizes and rows, none twice, nothing
+/// else in its folders; a run of a committed date, and a run refused because a live lease
+/// holds the date, write nothing.
+#[test]
+fn commit_protocol_under_kills_reruns_and_races() {
+    use datafusion_customerio::cli::ingest::{self, FailPoints, IngestJob, RunError, RunOutcome};
+    use datafusion_customerio::clock::Clock;
+
+    use crate::cli_support::{Log, log_text, run_env};
+    use crate::schedule::{manifest, state_dir};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ws = WorkspaceSpec {
+        campaigns: 5,
+        newsletters: 0,
+        ..workspace("prop_commit", "sim_us", Region::Us)
+    };
+    let env = rt.block_on(Env::start(fast_config(vec![ws.clone()])));
+    let log = Log::default();
+    let dates = [
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    ];
+    let job_for = |host: &str| {
+        let mut job = IngestJob::new("daily.sql", commit_script(host, &ws.name));
+        job.lease = std::time::Duration::from_secs(60);
+        job
+    };
+    // A clean run: the fail points of a whole run and the rows of each output.
+    let (steps, rows) = rt.block_on(async {
+        let reference = run_env(&env, &log, FailPoints::none());
+        let m = match ingest::run(
+            &job_for("prop-commit-ref"),
+            &reference,
+            dates[0],
+            env.clock.now(),
+        )
+        .await
+        {
+            Ok(RunOutcome::Committed(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let rows: Vec<u64> = m.outputs.iter().map(|o| o.rows).collect();
+        assert_committed("prop-commit-ref", &m, &rows).await;
+        (reference.faults.passed(), rows)
+    });
+    assert!(steps >= 8, "only {steps} fail points");
+    assert_eq!(rows, [10, 10], "5 campaigns, 2 weekly buckets each");
+
+    const CASES: u32 = 48;
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    let counts = std::sync::Mutex::new((0usize, 0usize));
+    let mut runner = TestRunner::new(Config {
+        failure_persistence: None,
+        ..Config::with_cases(CASES)
+    });
+    runner
+        .run(&ops(), |history| {
+            let host = format!(
+                "prop-commit-{}",
+                case.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            );
+            let job = job_for(&host);
+            rt.block_on(async {
+                // The model: each date's manifest once written, and until when a killed run's
+                // lease holds it.
+                let mut committed: [Option<ingest::Manifest>; 2] = [None, None];
+                let mut held_until: [Option<chrono::DateTime<Utc>>; 2] = [None, None];
+                let live =
+                    |h: &Option<chrono::DateTime<Utc>>| h.is_some_and(|t| env.clock.now() < t);
+                for op in &history {
+                    let before = objects(&host).await;
+                    match *op {
+                        Op::Expire => env.clock.advance(chrono::Duration::seconds(61)),
+                        Op::Run(d) => {
+                            let r = ingest::run(
+                                &job,
+                                &run_env(&env, &log, FailPoints::none()),
+                                dates[d],
+                                env.clock.now(),
+                            )
+                            .await;
+                            counts.lock().unwrap().0 += 1;
+                            match (&committed[d], r) {
+                                (Some(m), Ok(RunOutcome::AlreadyCommitted(got))) => {
+                                    assert_eq!(&got, m);
+                                    // Nothing written: outputs and manifest untouched; only a dead
+                                    // run's leftovers in the state folder may go.
+                                    let after = objects(&host).await;
+                                    for (p, v) in &after {
+                                        assert_eq!(before.get(p), Some(v), "{op:?} wrote {p}");
+                                    }
+                                    for p in before.keys().filter(|p| !after.contains_key(*p)) {
+                                        assert!(
+                                            p.starts_with(&state_dir(dates[d]))
+                                                && !p.ends_with(ingest::MANIFEST),
+                                            "{op:?} removed {p}"
+                                        );
+                                    }
+                                }
+                                (None, Err(RunError::Busy(msg))) if live(&held_until[d]) => {
+                                    assert!(msg.contains("is held by run"), "{msg}");
+                                    assert_eq!(
+                                        objects(&host).await,
+                                        before,
+                                        "{op:?} was refused but wrote"
+                                    );
+                                }
+                                (None, Ok(RunOutcome::Committed(m))) if !live(&held_until[d]) => {
+                                    committed[d] = Some(m);
+                                }
+                                (c, r) => panic!(
+                                    "{op:?} (committed: {}, held: {}): {r:?}\n{}",
+                                    c.is_some(),
+                                    live(&held_until[d]),
+                                    log_text(&log)
+                                ),
+                            }
+                        }
+                        Op::Kill(d, k) => {
+                            let k = 1 + (k - 1) % steps;
+                            let killed = run_env(&env, &log, FailPoints::error_at(k));
+                            let r = ingest::run(&job, &killed, dates[d], env.clock.now()).await;
+                            counts.lock().unwrap().1 += 1;
+                            match (&committed[d], r) {
+                                (Some(m), Ok(RunOutcome::AlreadyCommitted(got))) => {
+                                    assert_eq!(&got, m)
+                                }
+                                (None, Err(RunError::Busy(_))) if live(&held_until[d]) => {
+                                    assert_eq!(
+                                        objects(&host).await,
+                                        before,
+                                        "{op:?} was refused but wrote"
+                                    );
+                                }
+                                (None, Err(RunError::Killed(_))) if !live(&held_until[d]) => {
+                                    // Killed with its lease held: nobody else runs the date until
+                                    // it runs out. Killed at the commit or after: committed.
+                                    held_until[d] =
+                                        Some(env.clock.now() + chrono::Duration::seconds(60));
+                                    if let Some(m) = manifest(&host, dates[d]).await {
+                                        assert!(k >= steps - 1, "committed at step {k} of {steps}");
+                                        committed[d] = Some(m);
+                                    }
+                                }
+                                (c, r) => panic!(
+                                    "{op:?} (committed: {}, held: {}): {r:?}",
+                                    c.is_some(),
+                                    live(&held_until[d])
+                                ),
+                            }
+                        }
+                        Op::Race(d) => {
+                            let (a, b) = (
+                                run_env(&env, &log, FailPoints::none()),
+                                run_env(&env, &log, FailPoints::none()),
+                            );
+                            let (ra, rb) = tokio::join!(
+                                ingest::run(&job, &a, dates[d], env.clock.now()),
+                                ingest::run(&job, &b, dates[d], env.clock.now())
+                            );
+                            counts.lock().unwrap().0 += 2;
+                            let results = [ra, rb];
+                            let mut new = results.iter().filter_map(|r| match r {
+                                Ok(RunOutcome::Committed(m)) => Some(m.clone()),
+                                _ => None,
+                            });
+                            let first = new.next();
+                            assert!(
+                                new.next().is_none(),
+                                "two runs committed {op:?}: {results:?}"
+                            );
+                            match (&committed[d], first) {
+                                (Some(_), Some(_)) => {
+                                    panic!("{op:?} committed a committed date: {results:?}")
+                                }
+                                (None, Some(m)) => {
+                                    assert!(
+                                        !live(&held_until[d]),
+                                        "{op:?} committed under a live lease"
+                                    );
+                                    committed[d] = Some(m);
+                                }
+                                (None, None) => assert!(
+                                    live(&held_until[d]),
+                                    "{op:?}: nobody committed: {results:?}"
+                                ),
+                                (Some(_), None) => {}
+                            }
+                            for r in &results {
+                                match r {
+                                    Ok(RunOutcome::AlreadyCommitted(m)) => {
+                                        assert_eq!(Some(m), committed[d].as_ref())
+                                    }
+                                    Ok(RunOutcome::Committed(_)) | Err(RunError::Busy(_)) => {}
+                                    other => panic!("{op:?}: {other:?}"),
+                                }
+                            }
+                        }
+                    }
+                    // After every step, every date: the manifest is the one first written (or
+                    // none), and a committed date is whole.
+                    for (i, d) in dates.iter().enumerate() {
+                        let found = manifest(&host, *d).await;
+                        assert_eq!(found.as_ref(), committed[i].as_ref(), "after {op:?}, {d}");
+                        if let Some(m) = &found {
+                            assert_committed(&host, m, &rows).await;
+                        }
+                    }
+                }
+            });
+            Ok(())
+        })
+        .unwrap();
+    let (runs, kills) = *counts.lock().unwrap();
+    println!(
+        "commit protocol: {CASES} histories, {runs} runs, {kills} killed runs, {steps} fail points per run"
+    );
 }

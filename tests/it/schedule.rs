@@ -78,11 +78,11 @@ async fn list(host: &str, prefix: &str) -> Vec<(String, u64)> {
     v
 }
 
-fn state_dir(d: NaiveDate) -> String {
+pub(crate) fn state_dir(d: NaiveDate) -> String {
     format!("lake/_cio_sql/daily/{}", d.format("%Y-%m-%d"))
 }
 
-async fn manifest(host: &str, d: NaiveDate) -> Option<Manifest> {
+pub(crate) async fn manifest(host: &str, d: NaiveDate) -> Option<Manifest> {
     let store = memory_store(host);
     let p = Path::from(format!("{}/{MANIFEST}", state_dir(d)));
     match object_store::ObjectStoreExt::get(store.as_ref(), &p).await {
