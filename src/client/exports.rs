@@ -187,27 +187,17 @@ pub async fn open(
 
 /// reqwest's message without the URL it names (which holds the signature).
 fn without_url(e: &reqwest::Error) -> String {
-    let mut msg = e.without_url_ref().to_string();
+    let text = e.to_string();
+    let mut msg = match e.url() {
+        Some(u) => text.replace(u.as_str(), &redact_url(u.as_str())),
+        None => text,
+    };
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         msg.push_str(&format!(": {s}"));
         src = s.source();
     }
     msg
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let text = self.to_string();
-        match self.url() {
-            Some(u) => text.replace(u.as_str(), &redact_url(u.as_str())),
-            None => text,
-        }
-    }
 }
 
 #[cfg(test)]

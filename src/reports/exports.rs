@@ -714,9 +714,9 @@ impl FileDecoder {
 
 /// The header record and the bytes it used, once a whole record has arrived.
 fn read_header(buf: &[u8]) -> Result<Option<(Vec<String>, usize)>> {
-    let Some(newline) = buf.iter().position(|b| *b == b'\n') else {
+    if !buf.contains(&b'\n') {
         return Ok(None);
-    };
+    }
     // A quoted header name may hold a newline: let the CSV parser say where the record ends.
     // One byte past the buffer shows whether it does end there: a chunk that stops just after
     // a newline inside quotes (`id,"e\n`) would otherwise read as a whole record, cut short.
@@ -732,7 +732,6 @@ fn read_header(buf: &[u8]) -> Result<Option<(Vec<String>, usize)>> {
             if end > buf.len() || (end == buf.len() && buf.last() != Some(&b'\n')) {
                 return Ok(None);
             }
-            let _ = newline;
             let names = record
                 .iter()
                 .map(|f| std::str::from_utf8(f).map(str::to_string))

@@ -535,19 +535,12 @@ fn build_batch(
         };
         columns.push(array);
     }
-    let schema = Arc::new(
-        shared
-            .schema
-            .project(&shared.projection)
-            .map_err(arrow_error)?,
-    );
+    let schema = Arc::new(shared.schema.project(&shared.projection)?);
     let options =
         datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(n));
-    RecordBatch::try_new_with_options(schema, columns, &options).map_err(arrow_error)
-}
-
-fn arrow_error(e: datafusion::arrow::error::ArrowError) -> Error {
-    Error::DataFusion(e.into())
+    Ok(RecordBatch::try_new_with_options(
+        schema, columns, &options,
+    )?)
 }
 
 fn repeat_str(v: Option<&str>, n: usize) -> ArrayRef {
