@@ -92,9 +92,9 @@ async fn main() {
         ws.customers
     );
     println!(
-        "| latency | report | requests | minimum | extra | wall | bound | wall / bound | 429s |"
+        "| latency | report | requests | minimum | extra | wall | requests / limit | wall / that | least possible | wall / least | 429s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for latency in [100u64, 300] {
         for (i, case) in cases().into_iter().enumerate() {
             // A fresh key per run, so each starts with an idle limiter.
@@ -144,12 +144,16 @@ async fn main() {
                 .map(|(_, n)| n)
                 .sum();
             let minimum = (case.minimum)(&spec);
+            // requests / limit, and the least any client can take: the last request cannot go
+            // before (requests - 1) / limit, and its answer takes one latency.
             let bound = requests as f64 / RATE;
+            let floor = (requests.saturating_sub(1)) as f64 / RATE + latency as f64 / 1000.0;
             println!(
-                "| {latency} ms | {} | {requests} | {minimum} | {} | {wall:.2}s | {bound:.2}s | {:.3} | {} |",
+                "| {latency} ms | {} | {requests} | {minimum} | {} | {wall:.2}s | {bound:.2}s | {:.3} | {floor:.2}s | {:.3} | {} |",
                 case.name,
                 requests as i64 - minimum as i64,
                 wall / bound,
+                wall / floor,
                 stats.rate_limited
             );
         }

@@ -2,8 +2,10 @@
 //!
 //! 1. `SELECT *` (links included) over 200 campaigns, simulator latency 100 ms, limit 50 requests/s
 //!    on both sides: wall time against the rate-limit bound (requests / limit), 429 share, failures.
-//! 2. The same scan as a UNION ALL over 3 workspaces (3 keys, each with its own limit): wall time
-//!    against one workspace.
+//! 2. The same scan as a UNION ALL over 3 and over 10 workspaces (a key each, each key with its
+//!    own limit): wall time against one workspace (target: at most 1.15 at 10), 429s, and the
+//!    process CPU time (client and in-process simulator together), to tell a CPU-bound run from a
+//!    paced one on a small machine.
 //!
 //! Run: `cargo bench --bench scan` (add `-- --quick` for a smaller smoke run).
 
@@ -13,8 +15,14 @@ use datafusion::prelude::SessionContext;
 use datafusion_customerio::simulator::{Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
+#[allow(dead_code)]
+mod support;
+use support::process_cpu;
+
 struct Run {
     wall: Duration,
+    /// CPU time of the whole process (client and simulator) during the query.
+    cpu: Duration,
     requests: u64,
     rate_limited: u64,
     rows: usize,
@@ -60,6 +68,7 @@ async fn scan(workspaces: usize, campaigns: u32, rate: f64, latency_ms: u64, tag
         selects.push(format!("SELECT * FROM {}", ws.name));
     }
     let sql = selects.join(" UNION ALL ");
+    let cpu = process_cpu();
     let started = Instant::now();
     let batches = ctx
         .sql(&sql)
@@ -69,9 +78,11 @@ async fn scan(workspaces: usize, campaigns: u32, rate: f64, latency_ms: u64, tag
         .await
         .expect("query succeeds");
     let wall = started.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu);
     let stats = sim.stats();
     Run {
         wall,
+        cpu,
         requests: stats.requests.values().sum(),
         rate_limited: stats.rate_limited,
         rows: batches.iter().map(|b| b.num_rows()).sum(),
@@ -86,36 +97,56 @@ async fn main() {
     } else {
         (200, 50.0, 100)
     };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     println!(
-        "machine: {} cores; simulator latency {latency} ms, {rate} requests/s per workspace",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
+        "machine: {}; simulator latency {latency} ms, {rate} requests/s per workspace",
+        support::machine()
     );
 
     let one = scan(1, campaigns, rate, latency, "one").await;
     let bound = one.requests as f64 / rate;
     println!(
         "1 workspace, {campaigns} campaigns with links: {} rows, {} requests, wall {:.2}s, \
-         bound {:.2}s, ratio {:.3}, 429s {} ({:.2}%)",
+         bound {:.2}s, ratio {:.3}, 429s {} ({:.2}%), CPU {:.2}s",
         one.rows,
         one.requests,
         one.wall.as_secs_f64(),
         bound,
         one.wall.as_secs_f64() / bound,
         one.rate_limited,
-        100.0 * one.rate_limited as f64 / one.requests as f64
+        100.0 * one.rate_limited as f64 / one.requests as f64,
+        one.cpu.as_secs_f64()
     );
 
-    let three = scan(3, campaigns, rate, latency, "three").await;
     println!(
-        "3 workspaces UNION ALL: {} rows, {} requests, wall {:.2}s, ratio to 1 workspace {:.3}, \
-         429s {}",
-        three.rows,
-        three.requests,
-        three.wall.as_secs_f64(),
-        three.wall.as_secs_f64() / one.wall.as_secs_f64(),
-        three.rate_limited
+        "| workspaces | rows | requests | wall | wall / 1 workspace | 429s | CPU (client + simulator) | CPU / (wall x {cores} cores) |"
     );
+    println!("|---|---|---|---|---|---|---|---|");
+    let row = |n: usize, r: &Run| {
+        println!(
+            "| {n} | {} | {} | {:.2}s | {:.3} | {} | {:.2}s | {:.0}% |",
+            r.rows,
+            r.requests,
+            r.wall.as_secs_f64(),
+            r.wall.as_secs_f64() / one.wall.as_secs_f64(),
+            r.rate_limited,
+            r.cpu.as_secs_f64(),
+            100.0 * r.cpu.as_secs_f64() / (r.wall.as_secs_f64() * cores.max(1) as f64)
+        )
+    };
+    row(1, &one);
+    for n in [3, 10] {
+        let run = scan(n, campaigns, rate, latency, &format!("ws{n}")).await;
+        row(n, &run);
+        if n == 10 {
+            let ratio = run.wall.as_secs_f64() / one.wall.as_secs_f64();
+            println!(
+                "10 workspaces: ratio {ratio:.3} to one workspace (target: at most 1.15: {})",
+                if ratio <= 1.15 { "met" } else { "NOT met" }
+            );
+        }
+    }
     println!("failed queries: 0 (a failure panics above)");
 }

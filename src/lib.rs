@@ -37,6 +37,8 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod credentials;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::period::Period;
 
 /// The Customer.io reports this crate exposes as tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Report {
     /// Campaign (automation) metrics and link metrics.
     Campaigns,
@@ -250,7 +250,7 @@ pub const METRIC_TYPES: [&str; 10] = [
 ];
 
 /// How a table reaches Customer.io.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionOptions {
     /// The credential name.
     pub key: String,
@@ -307,7 +307,7 @@ impl ConnectionOptions {
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Options of the metric reports (`campaigns`, `newsletters`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricOptions {
     /// The channel filter (`type` in the API); `None` reports every channel.
     pub metric_type: Option<String>,
@@ -331,7 +331,7 @@ impl Default for MetricOptions {
 }
 
 /// A segment named in `segments`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SegmentRef {
     /// By id.
     Id(i64),
@@ -340,7 +340,7 @@ pub enum SegmentRef {
 }
 
 /// Which deliveries a deliveries export selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DeliverySelector {
     /// `campaign_id`
     Campaign(i64),
@@ -353,12 +353,53 @@ pub enum DeliverySelector {
 }
 
 /// A window bound: absolute, or relative to the scan's "now".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TimeSpec {
     /// An instant.
-    At(chrono::DateTime<chrono::Utc>),
+    At(#[serde(with = "micros")] chrono::DateTime<chrono::Utc>),
     /// Now plus this (negative: in the past).
-    Relative(chrono::Duration),
+    Relative(#[serde(with = "delta")] chrono::Duration),
+}
+
+/// Instants as microseconds since the epoch, in serialized plans.
+mod micros {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.timestamp_micros())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let n = i64::deserialize(d)?;
+        DateTime::from_timestamp_micros(n)
+            .ok_or_else(|| serde::de::Error::custom(format!("instant {n} µs is out of range")))
+    }
+}
+
+/// Durations as (seconds, nanoseconds), in serialized plans.
+mod delta {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        (d.num_seconds(), d.subsec_nanos()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let (secs, nanos) = <(i64, i32)>::deserialize(d)?;
+        u32::try_from(nanos)
+            .ok()
+            .and_then(|n| Duration::new(secs, n))
+            .or_else(|| {
+                // `subsec_nanos` is negative for negative durations.
+                Duration::new(secs, 0)
+                    .and_then(|d| d.checked_add(&Duration::nanoseconds(nanos.into())))
+            })
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("duration {secs} s {nanos} ns is out of range"))
+            })
+    }
 }
 
 impl TimeSpec {
@@ -380,7 +421,7 @@ impl TimeSpec {
 }
 
 /// Options of the export reports.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExportOptions {
     /// `customers_export`: the segments (empty: everyone).
     pub segments: Vec<SegmentRef>,
@@ -416,7 +457,7 @@ impl Default for ExportOptions {
 }
 
 /// Every setting of one table, validated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TableOptions {
     /// Which report.
     pub report: Report,

@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 pub const EASTERN: Tz = chrono_tz::America::New_York;
 
 /// The unit of a report's buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Period {
     Hours,
     Days,

@@ -54,6 +54,22 @@ struct Args {
     /// No row counts, timings or notices.
     #[arg(short, long)]
     quiet: bool,
+    /// Run a datafusion-distributed worker (needs the `distributed` feature): it executes the
+    /// stages a coordinator (`--workers`) sends, resolving credential names from its own
+    /// environment and credentials file. Stops on Ctrl-C or SIGTERM.
+    #[arg(long, conflicts_with_all = ["commands", "files", "demo", "workers"])]
+    worker: bool,
+    /// The worker's port (0 picks a free one; the address is printed on stdout).
+    #[arg(long, default_value_t = 50051, requires = "worker")]
+    port: u16,
+    /// The worker's address to listen on.
+    #[arg(
+        long,
+        default_value = "127.0.0.1",
+        requires = "worker",
+        value_name = "IP"
+    )]
+    bind: std::net::IpAddr,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -70,6 +86,11 @@ struct Common {
     /// Every entry of the credentials file is a schema too.
     #[arg(long = "workspace", value_name = "NAME=KEYREF", global = true)]
     workspaces: Vec<String>,
+    /// Coordinate datafusion-distributed workers at these addresses (host:port or
+    /// http://host:port, comma-separated; needs the `distributed` feature): stages of each
+    /// query run on them.
+    #[arg(long, value_name = "URL,...", global = true)]
+    workers: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,7 +165,32 @@ fn main() -> ExitCode {
 struct Setup {
     cio: CustomerIo,
     workspaces: Vec<(String, String)>,
+    // Without the feature, `--workers` fails in `setup`, so this stays `None`.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    workers: Option<Workers>,
     _sim: Option<Simulator>,
+}
+
+#[cfg(feature = "distributed")]
+type Workers = Vec<url::Url>;
+#[cfg(not(feature = "distributed"))]
+type Workers = ();
+
+#[cfg(not(feature = "distributed"))]
+const NOT_DISTRIBUTED: &str = "this cio-sql was built without the `distributed` feature; build \
+     it with `cargo build --release --features distributed` to use --worker and --workers";
+
+fn parse_workers(list: &str) -> Result<Workers, CliError> {
+    #[cfg(feature = "distributed")]
+    {
+        datafusion_customerio::distributed::parse_workers(list)
+            .map_err(|e| CliError::msg(format!("--{e}")))
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = list;
+        Err(CliError::msg(NOT_DISTRIBUTED))
+    }
 }
 
 async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
@@ -191,14 +237,24 @@ async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
         workspaces.retain(|(n, _)| *n != name);
         workspaces.push((name, key));
     }
+    let workers = common.workers.as_deref().map(parse_workers).transpose()?;
     Ok(Setup {
         cio,
         workspaces,
+        workers,
         _sim: sim,
     })
 }
 
 fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
+    #[cfg(feature = "distributed")]
+    let ctx = match &setup.workers {
+        Some(workers) => {
+            datafusion_customerio::cli::new_distributed_session(&setup.cio, workers.clone())
+        }
+        None => new_session(&setup.cio),
+    };
+    #[cfg(not(feature = "distributed"))]
     let ctx = new_session(&setup.cio);
     for (name, key) in &setup.workspaces {
         if let Err(e) = register_workspace(&ctx, &setup.cio, name, key) {
@@ -212,6 +268,12 @@ async fn run(args: Args) -> ExitCode {
     match &args.command {
         Some(Command::Schedule(s)) => return run_schedule(&args, s).await,
         None => {}
+    }
+    if args.worker {
+        return match run_worker(&args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
     }
     let setup = match setup(&args.common, args.quiet).await {
         Ok(s) => s,
@@ -265,6 +327,54 @@ async fn run(args: Args) -> ExitCode {
         };
     }
     ExitCode::SUCCESS
+}
+
+/// `--worker`: serves stages until Ctrl-C or SIGTERM.
+async fn run_worker(args: &Args) -> Result<(), CliError> {
+    #[cfg(feature = "distributed")]
+    {
+        let setup = setup(&args.common, true).await?;
+        let addr = std::net::SocketAddr::new(args.bind, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::msg(format!("--worker: cannot listen on {addr}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| CliError::msg(format!("--worker: {e}")))?;
+        datafusion_customerio::client::set_instance_label(format!("worker {addr}"));
+        println!("cio-sql worker listening on http://{addr}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let stop = async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        };
+        datafusion_customerio::distributed::serve_worker(setup.cio, listener, stop)
+            .await
+            .map_err(|e| CliError::msg(e.to_string()))
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = args;
+        Err(CliError::msg(NOT_DISTRIBUTED))
+    }
 }
 
 fn fail(e: &CliError) -> ExitCode {

@@ -57,7 +57,18 @@ impl Default for PrintOptions {
 /// on (for `SHOW TABLES`), and local files deleted with their emptied folders.
 pub fn new_session(cio: &CustomerIo) -> SessionContext {
     let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    prepare(cio, SessionContext::new_with_config(config))
+}
+
+/// [`new_session`] whose queries run on datafusion-distributed `workers`.
+#[cfg(feature = "distributed")]
+pub fn new_distributed_session(cio: &CustomerIo, workers: Vec<url::Url>) -> SessionContext {
+    let config = SessionConfig::new().with_information_schema(true);
+    let state = crate::distributed::coordinator_state(cio, workers, config);
+    prepare(cio, SessionContext::new_with_state(state))
+}
+
+fn prepare(cio: &CustomerIo, ctx: SessionContext) -> SessionContext {
     cio.register(&ctx);
     let local = object_store::local::LocalFileSystem::new().with_automatic_cleanup(true);
     let file = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
@@ -140,7 +151,68 @@ impl Shell {
             .statement_to_plan(statement)
             .await
             .map_err(CliError::from)?;
+        #[cfg(feature = "distributed")]
+        if let Some(outcome) = self.explain_distributed(&plan).await? {
+            return Ok(outcome);
+        }
         exec::run_plan(&self.ctx, plan, &self.exec).await
+    }
+
+    /// `EXPLAIN` (without `ANALYZE`) in a distributed session: DataFusion's `EXPLAIN` plans the
+    /// query with the single-node planner, so the stages the workers would run are shown here
+    /// instead, as datafusion-distributed draws them. `None` for any other statement.
+    #[cfg(feature = "distributed")]
+    async fn explain_distributed(
+        &self,
+        plan: &datafusion::logical_expr::LogicalPlan,
+    ) -> Result<Option<exec::Outcome>, CliError> {
+        use datafusion::arrow::array::StringArray;
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        use datafusion::logical_expr::LogicalPlan;
+        let LogicalPlan::Explain(explain) = plan else {
+            return Ok(None);
+        };
+        let state = self.ctx.state();
+        let distributed = state
+            .config()
+            .options()
+            .extensions
+            .get::<datafusion_distributed::DistributedConfig>()
+            .is_some();
+        if !distributed {
+            return Ok(None);
+        }
+        let started = std::time::Instant::now();
+        let physical = state
+            .create_physical_plan(&explain.plan)
+            .await
+            .map_err(CliError::from)?;
+        let drawn = datafusion_distributed::display_plan_ascii(physical.as_ref(), false);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("plan_type", DataType::Utf8, false),
+            Field::new("plan", DataType::Utf8, false),
+        ]));
+        let batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["logical_plan", "distributed_plan"])),
+                Arc::new(StringArray::from(vec![
+                    state
+                        .optimize(&explain.plan)
+                        .map_err(CliError::from)?
+                        .display_indent()
+                        .to_string(),
+                    drawn,
+                ])),
+            ],
+        )
+        .map_err(|e| CliError::msg(e.to_string()))?;
+        Ok(Some(exec::Outcome {
+            schema,
+            batches: vec![batch],
+            stats: exec::ScanStats::default(),
+            elapsed: started.elapsed(),
+        }))
     }
 
     fn register_stores(&self, statement: &DFStatement) -> Result<(), CliError> {

@@ -56,9 +56,13 @@ where
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = BTreeMap::new();
+            // Series have one length: each list is made with room for the one before it (the
+            // first for 64 values: the default 45 steps make 46).
+            let mut capacity = 64;
             while let Some(name) = map.next_key::<String>()? {
                 if SERIES_METRICS.contains(&name.as_str()) {
-                    if let Some(values) = map.next_value::<Option<Vec<Option<i64>>>>()? {
+                    if let Some(values) = map.next_value_seed(SeriesSeed(capacity))? {
+                        capacity = values.len();
                         out.insert(name, values);
                     }
                 } else {
@@ -69,6 +73,50 @@ where
         }
     }
     d.deserialize_option(Known)
+}
+
+/// `Option<Vec<Option<i64>>>`, the list made with room for this many values.
+struct SeriesSeed(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for SeriesSeed {
+    type Value = Option<Vec<Option<i64>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct Values(usize);
+        impl<'de> Visitor<'de> for Values {
+            type Value = Option<Vec<Option<i64>>>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+                d.deserialize_seq(self)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                // At most 4,096 values reserved on trust (a list is as long as its JSON).
+                let hint = seq.size_hint().unwrap_or(self.0).min(4096);
+                let mut out = Vec::with_capacity(hint);
+                while let Some(v) = seq.next_element::<Option<i64>>()? {
+                    out.push(v);
+                }
+                Ok(Some(out))
+            }
+        }
+        d.deserialize_option(Values(self.0))
+    }
 }
 
 /// A campaign (automation) as `GET /v1/campaigns` lists it.
@@ -276,6 +324,350 @@ pub struct PeopleResponse {
     pub customers: Vec<Person>,
 }
 
+// ---- people, borrowed -------------------------------------------------------------------------
+//
+// The same answer as [`PeopleResponse`], decoded without an allocation per value: strings are
+// borrowed from the body where they have no escapes, and a person's attributes are a sorted list
+// instead of a map of owned strings and JSON values. Anything this decoding refuses is decoded
+// again as [`PeopleResponse`] (see `reports::customers`), which names the JSON path in its error;
+// what it accepts decodes to what [`PeopleResponse`] holds.
+
+/// Text borrowed from the body, or owned where it had escapes.
+pub type Text<'a> = std::borrow::Cow<'a, str>;
+
+/// An attribute value: `Person::attributes`' JSON value, as the report reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttrValue<'a> {
+    /// `null`.
+    Null,
+    /// A JSON string.
+    Str(Text<'a>),
+    /// Any other JSON value, as its JSON text (`serde_json::Value`'s `to_string`).
+    Json(String),
+}
+
+impl<'a> AttrValue<'a> {
+    /// The value as text: strings as they are, other JSON as its text, `null` as none.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            AttrValue::Null => None,
+            AttrValue::Str(s) => Some(s),
+            AttrValue::Json(s) => Some(s),
+        }
+    }
+
+    /// The value if it is a JSON string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            AttrValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn from_value(v: serde_json::Value) -> Self {
+        match v {
+            serde_json::Value::Null => AttrValue::Null,
+            serde_json::Value::String(s) => AttrValue::Str(Text::Owned(s)),
+            other => AttrValue::Json(other.to_string()),
+        }
+    }
+}
+
+/// A person's identifiers, borrowed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct IdentifiersRef<'a> {
+    /// The workspace's own id (nullable).
+    #[serde(default, borrow, deserialize_with = "text_or_json")]
+    pub id: Option<Text<'a>>,
+    /// The email (nullable).
+    #[serde(default, borrow, deserialize_with = "text_or_json")]
+    pub email: Option<Text<'a>>,
+    /// Customer.io's id.
+    #[serde(default, borrow, deserialize_with = "text_or_json")]
+    pub cio_id: Option<Text<'a>>,
+}
+
+/// A device of a person, borrowed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DeviceRef<'a> {
+    /// The device token.
+    #[serde(default, borrow, deserialize_with = "text_or_json")]
+    pub id: Option<Text<'a>>,
+    /// `ios`, `android`, ...
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub platform: Option<Text<'a>>,
+    /// Last use, unix seconds.
+    #[serde(default)]
+    pub last_used: Option<i64>,
+}
+
+/// One person of `POST /v1/customers/attributes`, borrowed from the body.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PersonRef<'a> {
+    /// Identifiers (`null`: none).
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    pub identifiers: IdentifiersRef<'a>,
+    /// Every attribute, sorted by name (a repeated name keeps its last value, as in a map).
+    #[serde(default, borrow, deserialize_with = "sorted_attributes")]
+    pub attributes: Vec<(Text<'a>, AttrValue<'a>)>,
+    /// When each attribute was last set, unix seconds, sorted by name as `attributes`.
+    #[serde(default, borrow, deserialize_with = "sorted_timestamps")]
+    pub timestamps: Vec<(Text<'a>, Option<i64>)>,
+    /// Unsubscribed from messages.
+    #[serde(default)]
+    pub unsubscribed: Option<bool>,
+    /// Devices.
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub devices: Vec<DeviceRef<'a>>,
+}
+
+impl PersonRef<'_> {
+    /// The value of attribute `name`.
+    pub fn attribute(&self, name: &str) -> Option<&AttrValue<'_>> {
+        self.attributes
+            .binary_search_by(|(k, _)| k.as_ref().cmp(name))
+            .ok()
+            .map(|i| &self.attributes[i].1)
+    }
+}
+
+impl From<Person> for PersonRef<'static> {
+    fn from(p: Person) -> Self {
+        let ids = p.identifiers;
+        PersonRef {
+            identifiers: IdentifiersRef {
+                id: ids.id.map(Text::Owned),
+                email: ids.email.map(Text::Owned),
+                cio_id: ids.cio_id.map(Text::Owned),
+            },
+            attributes: p
+                .attributes
+                .into_iter()
+                .map(|(k, v)| (Text::Owned(k), AttrValue::from_value(v)))
+                .collect(),
+            timestamps: p
+                .timestamps
+                .into_iter()
+                .map(|(k, v)| (Text::Owned(k), v))
+                .collect(),
+            unsubscribed: p.unsubscribed,
+            devices: p
+                .devices
+                .into_iter()
+                .map(|d| DeviceRef {
+                    id: d.id.map(Text::Owned),
+                    platform: d.platform.map(Text::Owned),
+                    last_used: d.last_used,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST /v1/customers/attributes`, borrowed from the body.
+#[derive(Debug, Deserialize)]
+pub struct PeopleResponseRef<'a> {
+    /// The people found.
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub customers: Vec<PersonRef<'a>>,
+}
+
+/// Text, borrowed when it can be.
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Text::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Text::Owned(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Text::Owned(v))
+    }
+}
+
+/// A map key, borrowed when it can be.
+struct Key<'a>(Text<'a>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(TextVisitor).map(Key)
+    }
+}
+
+/// Any JSON value: strings borrowed when they can be, `null` as such, anything else as the
+/// text of its `serde_json::Value` (built as `Value` builds it, so the text is the same).
+struct AnyVisitor;
+
+impl<'de> Visitor<'de> for AnyVisitor {
+    type Value = AttrValue<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(AttrValue::Str(Text::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(AttrValue::Str(Text::Owned(v.to_string())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(AttrValue::Str(Text::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(AttrValue::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(AttrValue::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(AttrValue::from_value(serde_json::Value::from(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(AttrValue::from_value(serde_json::Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(AttrValue::from_value(serde_json::Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(AttrValue::from_value(serde_json::Value::from(v)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v = serde_json::Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(AttrValue::from_value(v))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let v = serde_json::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(AttrValue::from_value(v))
+    }
+}
+
+impl<'de> Deserialize<'de> for AttrValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AnyVisitor)
+    }
+}
+
+/// [`string_or_number`], borrowed: `null` or missing as none, a string as it is, any other
+/// JSON as its text.
+fn text_or_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text<'de>>, D::Error> {
+    Ok(match d.deserialize_option(AnyVisitor)? {
+        AttrValue::Null => None,
+        AttrValue::Str(s) => Some(s),
+        AttrValue::Json(s) => Some(Text::Owned(s)),
+    })
+}
+
+/// `Option<String>`, borrowed.
+fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text<'de>>, D::Error> {
+    struct OptText;
+    impl<'de> Visitor<'de> for OptText {
+        type Value = Option<Text<'de>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_str(TextVisitor).map(Some)
+        }
+    }
+    d.deserialize_option(OptText)
+}
+
+/// Sorts a map's entries by key; of a repeated key the last value stays (as a map insert).
+fn sort_entries<K: Ord, V>(entries: &mut Vec<(K, V)>) {
+    if entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        return; // Sorted without repeats: the usual case, the API sorts its maps.
+    }
+    // Stable sort of the reversed list: the last of equal keys comes first and stays.
+    entries.reverse();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, first| later.0 == first.0);
+}
+
+/// A JSON map (or `null`: empty) as entries sorted by key.
+fn sorted_map<'de, D, V>(d: D) -> Result<Vec<(Text<'de>, V)>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Entries<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+        type Value = Vec<(Text<'de>, V)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_map(self)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                out.push((k, map.next_value::<V>()?));
+            }
+            sort_entries(&mut out);
+            Ok(out)
+        }
+    }
+    d.deserialize_option(Entries(std::marker::PhantomData))
+}
+
+fn sorted_attributes<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(Text<'de>, AttrValue<'de>)>, D::Error> {
+    sorted_map(d)
+}
+
+fn sorted_timestamps<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(Text<'de>, Option<i64>)>, D::Error> {
+    sorted_map(d)
+}
+
 /// A segment of `GET /v1/segments`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Segment {
@@ -310,4 +702,91 @@ pub struct SegmentList {
     /// Every segment (archived ones are left out by the API).
     #[serde(default, deserialize_with = "null_as_empty")]
     pub segments: Vec<Segment>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The borrowed decoding of a people answer against the reference model's.
+    fn both(body: &str) -> (Vec<PersonRef<'_>>, Vec<PersonRef<'static>>) {
+        let borrowed: PeopleResponseRef = serde_json::from_str(body).expect("borrowed decodes");
+        let reference: PeopleResponse = serde_json::from_str(body).expect("reference decodes");
+        let reference = reference
+            .customers
+            .into_iter()
+            .map(PersonRef::from)
+            .collect();
+        (borrowed.customers, reference)
+    }
+
+    #[test]
+    fn borrowed_people_decode_as_the_reference_model() {
+        let body = r#"{"customers": [
+            {"identifiers": {"id": 7, "email": "a\u00e9@x.io", "cio_id": "c1"},
+             "attributes": {"plan": "pro", "b\"q": "e\\n", "n": 12, "f": 1.50, "big": 18446744073709551615, "neg": -5,
+                            "t": true, "o": {"z": 1, "a": [1, "x", null]}, "nil": null,
+                            "a": "first", "a": "last"},
+             "timestamps": {"plan": 1700000000, "a": null, "a": 5},
+             "unsubscribed": true,
+             "devices": [{"id": 123, "platform": null, "last_used": 1}, {"id": "d\u0041"}],
+             "unknown": {"ignored": [1, 2]}},
+            {"identifiers": null, "attributes": null, "timestamps": null, "devices": null},
+            {}
+        ]}"#;
+        let (borrowed, reference) = both(body);
+        assert_eq!(borrowed, reference);
+        let first = &borrowed[0];
+        let names: Vec<&str> = first.attributes.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(
+            names,
+            ["a", "b\"q", "big", "f", "n", "neg", "nil", "o", "plan", "t"]
+        );
+        assert_eq!(first.attribute("a").and_then(AttrValue::text), Some("last"));
+        assert_eq!(
+            first.attribute("o").and_then(AttrValue::text),
+            Some(r#"{"a":[1,"x",null],"z":1}"#)
+        );
+        assert_eq!(
+            first.attribute("big").and_then(AttrValue::text),
+            Some("18446744073709551615")
+        );
+        assert_eq!(first.attribute("f").and_then(AttrValue::text), Some("1.5"));
+        assert_eq!(first.attribute("f").and_then(AttrValue::as_str), None);
+        assert_eq!(first.identifiers.id.as_deref(), Some("7"));
+        assert!(matches!(
+            first.attribute("plan"),
+            Some(AttrValue::Str(Text::Borrowed(_)))
+        ));
+        assert_eq!(
+            first.timestamps,
+            [
+                (Text::Borrowed("a"), Some(5)),
+                (Text::Borrowed("plan"), Some(1700000000))
+            ]
+        );
+        assert_eq!(borrowed.len(), 3);
+    }
+
+    #[test]
+    fn borrowed_people_refuse_what_the_reference_refuses() {
+        for body in [
+            r#"{"customers": [{"identifiers": "c1"}]}"#,
+            r#"{"customers": [{"timestamps": {"a": 1.5}}]}"#,
+            r#"{"customers": [{"devices": [{"platform": 1}]}]}"#,
+            r#"{"customers": [{"unsubscribed": "yes"}]}"#,
+            r#"{"customers": [{"attributes": [1]}]}"#,
+            r#"{"customers": [{"attributes": {}, "attributes": {}}]}"#,
+            r#"{"customers": 5}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<PeopleResponse>(body).is_err(),
+                "{body}"
+            );
+            assert!(
+                serde_json::from_str::<PeopleResponseRef>(body).is_err(),
+                "{body}"
+            );
+        }
+    }
 }

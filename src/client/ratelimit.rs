@@ -1,7 +1,14 @@
 //! One request pacer per API key, shared by every table and partition that uses the key.
 //!
-//! Requests are spaced `1/rate` apart on one timeline per key, so any number of concurrent scans
-//! together never exceed the rate. A 429 pauses the whole key for its `Retry-After`.
+//! Requests are spaced a little more than `1/rate` apart on one timeline per key, so any number of
+//! concurrent scans together never exceed the rate. A 429 pauses the whole key for its
+//! `Retry-After`.
+//!
+//! The spacing is [`HEADROOM`] wider than `1/rate`: requests spaced exactly `1/rate` apart put
+//! `rate + 1` arrivals inside one second at the server as soon as network and scheduling jitter
+//! delay the first of them by a few milliseconds more than the last. With 2% headroom a window of
+//! `rate + 1` requests spans 1.02 s at the client, so the server sees at most `rate` in any second
+//! unless the jitter between two requests exceeds 20 ms (at 10 requests/s).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -18,42 +25,58 @@ pub struct RateLimiter {
     state: Mutex<State>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
-    /// The earliest instant the next request may start.
-    next: Instant,
+    /// When the last request was let go.
+    last: Option<Instant>,
+    /// No request before this instant (a 429's `Retry-After`).
+    paused_until: Option<Instant>,
 }
 
 impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter {
-            state: Mutex::new(State {
-                next: Instant::now(),
-            }),
+            state: Mutex::new(State::default()),
         }
     }
 }
 
+/// How much wider than `1/rate` requests are spaced (see the module docs).
+pub const HEADROOM: f64 = 0.02;
+
 impl RateLimiter {
-    /// Waits for this request's slot at `rate` requests per second.
+    /// Waits until this request may go at `rate` requests per second, less [`HEADROOM`].
+    ///
+    /// The spacing is measured from the instant the previous request was actually let go, not
+    /// the instant it was scheduled for: a task that wakes late (a busy runtime thread) pushes
+    /// the requests after it back instead of letting them bunch up behind it, so any `n + 1`
+    /// requests in a row span at least `n` intervals.
     pub async fn acquire(&self, rate: f64) {
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        let slot = {
-            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let slot = s.next.max(now);
-            s.next = slot + interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+        let interval = Duration::from_secs_f64((1.0 + HEADROOM) / rate.max(0.001));
+        loop {
+            let at = {
+                let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                let at = [s.paused_until, s.last.map(|l| l + interval)]
+                    .into_iter()
+                    .flatten()
+                    .fold(now, Instant::max);
+                if at <= now {
+                    s.last = Some(now);
+                    return;
+                }
+                at
+            };
+            tokio::time::sleep_until(at).await;
+        }
     }
 
     /// Holds every request of this key back until `d` from now (a 429's `Retry-After`).
     pub fn pause_for(&self, d: Duration) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let until = Instant::now() + d;
-        if s.next < until {
-            s.next = until;
+        if s.paused_until.is_none_or(|p| p < until) {
+            s.paused_until = Some(until);
         }
     }
 }
@@ -80,11 +103,18 @@ mod tests {
         for _ in 0..10 {
             l.acquire(10.0).await;
         }
-        // Ten requests at 10/s: the tenth starts 0.9 s after the first.
-        assert_eq!(start.elapsed(), Duration::from_millis(900));
+        // Ten requests at 10/s with 2% headroom: the tenth starts 9 × 102 ms after the first.
+        assert_eq!(start.elapsed(), Duration::from_millis(918));
+        // A request that was let go late moves the next ones back with it.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        l.acquire(10.0).await;
+        let late = Instant::now();
+        l.acquire(10.0).await;
+        assert_eq!(late.elapsed(), Duration::from_millis(102));
+        let start = Instant::now();
         l.pause_for(Duration::from_secs(2));
         l.acquire(10.0).await;
-        assert_eq!(start.elapsed(), Duration::from_millis(2900));
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
 
     #[test]

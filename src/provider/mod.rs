@@ -27,11 +27,12 @@ use crate::reports::exports::{ExportKind, ExportReport};
 use crate::reports::metrics::{MetricKind, MetricReport};
 use crate::reports::segments::SegmentsReport;
 use crate::reports::{Pushed, ReportReader, Window};
-use scan::{CustomerIoScanExec, ScanParams};
+use scan::{CustomerIoScanExec, ScanParams, TableDefinition};
 
 /// One Customer.io report of one workspace, as a DataFusion table.
 pub struct CustomerIoTable {
     options: TableOptions,
+    declared: Option<SchemaRef>,
     client: Client,
     reader: Arc<dyn ReportReader>,
     clock: Arc<dyn Clock>,
@@ -93,7 +94,7 @@ impl CustomerIoTable {
                 workspace,
                 options.metrics.clone(),
             )),
-            Report::Customers => Arc::new(CustomersReport::new(workspace, declared)?),
+            Report::Customers => Arc::new(CustomersReport::new(workspace, declared.clone())?),
             Report::Segments => Arc::new(SegmentsReport::new(workspace)),
             Report::CustomersExport => Arc::new(ExportReport::new(
                 ExportKind::Customers,
@@ -108,6 +109,7 @@ impl CustomerIoTable {
         };
         Ok(CustomerIoTable {
             options,
+            declared,
             client,
             reader,
             clock,
@@ -289,7 +291,7 @@ impl TableProvider for CustomerIoTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -329,7 +331,29 @@ impl TableProvider for CustomerIoTable {
             Some(p) => p.clone(),
             None => (0..self.reader.schema().fields().len()).collect(),
         };
+        let partitions = self.partitions_for(state);
+        Ok(Arc::new(self.scan_exec(
+            projection, pushed, window, limit, partitions,
+        )?))
+    }
+}
+
+impl CustomerIoTable {
+    /// The scan of this table for a query's projection, pushed filter, window and limit,
+    /// its units spread over `partitions`.
+    pub fn scan_exec(
+        &self,
+        projection: Vec<usize>,
+        pushed: Option<Pushed>,
+        window: Option<Window>,
+        limit: Option<usize>,
+        partitions: usize,
+    ) -> DfResult<CustomerIoScanExec> {
         let params = ScanParams {
+            definition: Arc::new(TableDefinition {
+                options: self.options.clone(),
+                declared: self.declared.clone(),
+            }),
             report: self.options.report.as_str(),
             workspace: self.options.connection.workspace_label().to_string(),
             client: self.client.clone(),
@@ -339,10 +363,39 @@ impl TableProvider for CustomerIoTable {
             window,
             limit,
             concurrency: self.options.connection.concurrency,
+            partitions,
+            task: None,
         };
-        Ok(Arc::new(CustomerIoScanExec::new(
-            self.reader.clone(),
-            params,
-        )?))
+        CustomerIoScanExec::new(self.reader.clone(), params)
+    }
+
+    /// How many partitions a scan has in the session `state`: one, except in a distributed
+    /// session, where a report made of several units (exports) gets one partition per unit, up
+    /// to the number of workers, so that datafusion-distributed can give them to different
+    /// tasks.
+    fn partitions_for(&self, state: &dyn Session) -> usize {
+        #[cfg(feature = "distributed")]
+        {
+            let config = state.config();
+            let distributed = config
+                .options()
+                .extensions
+                .get::<datafusion_distributed::DistributedConfig>()
+                .is_some();
+            let workers = datafusion_distributed::get_distributed_worker_resolver(config)
+                .and_then(|r| r.get_urls())
+                .map(|urls| urls.len())
+                .unwrap_or(0);
+            if distributed && let Some(units) = self.reader.units() {
+                return units.min(workers).max(1);
+            }
+        }
+        let _ = state;
+        1
+    }
+
+    /// The reader of this table's report.
+    pub fn reader(&self) -> &Arc<dyn ReportReader> {
+        &self.reader
     }
 }

@@ -23,10 +23,22 @@ use futures::StreamExt;
 
 use crate::client::{Client, RequestStats};
 use crate::clock::Clock;
-use crate::reports::{Pushed, ReadRequest, ReportReader, Window};
+use crate::options::TableOptions;
+use crate::reports::{Pushed, ReadRequest, ReportReader, Shard, Window};
+
+/// What a table was made of: enough to make the same table again in another process (a
+/// distributed worker). It names the credential; it never holds the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDefinition {
+    /// The validated options (`key` is the credential's name).
+    pub options: TableOptions,
+    /// The DDL column list, where the report takes one (`customers`).
+    pub declared: Option<SchemaRef>,
+}
 
 /// Scans one Customer.io report of one workspace.
 pub struct CustomerIoScanExec {
+    definition: Arc<TableDefinition>,
     report: &'static str,
     workspace: String,
     reader: Arc<dyn ReportReader>,
@@ -37,6 +49,8 @@ pub struct CustomerIoScanExec {
     window: Option<Window>,
     limit: Option<usize>,
     concurrency: usize,
+    partitions: usize,
+    task: Option<Shard>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -45,6 +59,8 @@ pub struct CustomerIoScanExec {
 /// What a scan needs besides the reader.
 #[derive(Debug, Clone)]
 pub struct ScanParams {
+    /// The table it scans.
+    pub definition: Arc<TableDefinition>,
     /// The report's name.
     pub report: &'static str,
     /// The workspace label.
@@ -63,6 +79,12 @@ pub struct ScanParams {
     pub limit: Option<usize>,
     /// Requests in flight.
     pub concurrency: usize,
+    /// Output partitions: partition `p` of `n` reads the units `u` with `u % n == p`
+    /// ([`ReportReader::units`]). 1 but in distributed sessions.
+    pub partitions: usize,
+    /// A distributed task's share of the partitions (partition `p` is task `p % count`'s); the
+    /// others are empty. `None`: every partition.
+    pub task: Option<Shard>,
 }
 
 impl CustomerIoScanExec {
@@ -71,11 +93,12 @@ impl CustomerIoScanExec {
         let schema = Arc::new(reader.schema().project(&params.projection)?);
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(params.partitions.max(1)),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
         Ok(CustomerIoScanExec {
+            definition: params.definition,
             report: params.report,
             workspace: params.workspace,
             reader,
@@ -86,6 +109,8 @@ impl CustomerIoScanExec {
             window: params.window,
             limit: params.limit,
             concurrency: params.concurrency,
+            partitions: params.partitions.max(1),
+            task: params.task,
             schema,
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
@@ -95,6 +120,43 @@ impl CustomerIoScanExec {
     /// The filter pushed down, if any.
     pub fn pushed(&self) -> Option<&Pushed> {
         self.pushed.as_ref()
+    }
+
+    /// The table this scans.
+    pub fn definition(&self) -> &Arc<TableDefinition> {
+        &self.definition
+    }
+
+    /// The reader.
+    pub fn reader(&self) -> &Arc<dyn ReportReader> {
+        &self.reader
+    }
+
+    /// The parameters this scan was made with (`client` and `clock` included).
+    pub fn params(&self) -> ScanParams {
+        ScanParams {
+            definition: self.definition.clone(),
+            report: self.report,
+            workspace: self.workspace.clone(),
+            client: self.client.clone(),
+            clock: self.clock.clone(),
+            projection: self.projection.clone(),
+            pushed: self.pushed.clone(),
+            window: self.window,
+            limit: self.limit,
+            concurrency: self.concurrency,
+            partitions: self.partitions,
+            task: self.task,
+        }
+    }
+
+    /// The same scan, running only `task`'s share of the partitions.
+    pub fn for_task(&self, task: Shard) -> DfResult<Self> {
+        let params = ScanParams {
+            task: Some(task),
+            ..self.params()
+        };
+        Self::new(self.reader.clone(), params)
     }
 }
 
@@ -106,6 +168,8 @@ impl fmt::Debug for CustomerIoScanExec {
             .field("projection", &self.projection)
             .field("pushed", &self.pushed)
             .field("limit", &self.limit)
+            .field("partitions", &self.partitions)
+            .field("task", &self.task)
             .finish()
     }
 }
@@ -142,6 +206,12 @@ impl DisplayAs for CustomerIoScanExec {
         }
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
+        }
+        if self.partitions > 1 {
+            write!(f, ", partitions={}", self.partitions)?;
+        }
+        if let Some(t) = &self.task {
+            write!(f, ", task={t}")?;
         }
         for (k, v) in self.reader.describe() {
             write!(f, ", {k}={v}")?;
@@ -199,7 +269,18 @@ impl ExecutionPlan for CustomerIoScanExec {
             limit: self.limit,
             concurrency: self.concurrency,
             clock: self.clock.clone(),
+            shard: (self.partitions > 1).then_some(Shard {
+                index: partition,
+                count: self.partitions,
+            }),
         };
+        if self.task.is_some_and(|t| !t.owns(partition)) {
+            // Another task's partition.
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(
+                self.schema.clone(),
+                futures::stream::empty(),
+            )));
+        }
         let inner = self.reader.read(request);
         // Stop pulling (and so stop paging) once the limit is met; an error ends the stream.
         let stream = futures::stream::unfold((inner, self.limit), move |(mut inner, rem)| {

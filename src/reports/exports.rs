@@ -39,6 +39,9 @@ use crate::options::{DeliverySelector, ExportOptions, SegmentRef, check_window};
 
 /// Rows per output batch.
 const BATCH_ROWS: usize = 8192;
+/// How many partitions a deliveries export of every campaign and newsletter may spread over:
+/// their number is known only once they are listed, when the partitions already run.
+const UNLISTED_UNITS: usize = 64;
 /// Times a download cut off midway is opened again.
 const DOWNLOAD_ATTEMPTS: u32 = 3;
 
@@ -185,6 +188,10 @@ impl ExportReport {
 /// One export to run, with the prefix values of its rows.
 #[derive(Debug, Clone)]
 struct Job {
+    /// Which distributed task runs it ([`super::Shard::owns`]): the segment's place in `segments`, or
+    /// a number derived from the campaign's or newsletter's id, so that every task assigns a
+    /// job the same way even if another campaign was created between their listings.
+    unit: usize,
     kind: &'static str,
     body: Value,
     /// For messages: what the export is of.
@@ -217,6 +224,16 @@ impl ReportReader for ExportReport {
 
     fn window_column(&self) -> Option<&'static str> {
         (self.kind == ExportKind::Deliveries).then_some("created")
+    }
+
+    fn units(&self) -> Option<usize> {
+        match self.kind {
+            // One export per segment.
+            ExportKind::Customers => Some(self.options.segments.len().max(1)),
+            ExportKind::Deliveries if self.options.selector.is_some() => None,
+            // One export per campaign and newsletter, known once they are listed.
+            ExportKind::Deliveries => Some(UNLISTED_UNITS),
+        }
     }
 
     fn describe(&self) -> Vec<(&'static str, String)> {
@@ -261,10 +278,14 @@ impl ReportReader for ExportReport {
         let kind = self.kind;
         let jobs_shared = shared.clone();
         stream::once(async move {
-            let jobs = match kind {
+            let mut jobs = match kind {
                 ExportKind::Customers => customer_jobs(&jobs_shared).await?,
                 ExportKind::Deliveries => delivery_jobs(&jobs_shared).await?,
             };
+            // A distributed task runs its share of the exports.
+            if let Some(shard) = jobs_shared.request.shard {
+                jobs.retain(|job| shard.owns(job.unit));
+            }
             Ok::<_, Error>(stream::iter(jobs).map(move |job| run_job(shared.clone(), job)))
         })
         .map_ok(move |jobs| jobs.flatten_unordered(concurrency).boxed())
@@ -284,6 +305,7 @@ async fn customer_jobs(shared: &Shared) -> Result<Vec<Job>> {
             "attributes": attributes,
         });
         return Ok(vec![Job {
+            unit: 0,
             kind: "customers",
             body,
             what: "every person".into(),
@@ -292,7 +314,7 @@ async fn customer_jobs(shared: &Shared) -> Result<Vec<Job>> {
     }
     let segments = super::segments::list(&shared.request.client, &shared.request.stats).await?;
     let mut jobs = Vec::new();
-    for wanted in &o.segments {
+    for (unit, wanted) in o.segments.iter().enumerate() {
         let found = segments.iter().find(|s| match wanted {
             SegmentRef::Id(id) => s.id == *id,
             SegmentRef::Name(n) => s.name.as_deref() == Some(n.as_str()),
@@ -315,6 +337,7 @@ async fn customer_jobs(shared: &Shared) -> Result<Vec<Job>> {
         };
         let name = seg.name.clone().unwrap_or_default();
         jobs.push(Job {
+            unit,
             kind: "customers",
             body: json!({"filters": {"and": [{"segment": {"id": seg.id}}]}, "attributes": attributes}),
             what: format!("segment '{name}' ({})", seg.id),
@@ -401,7 +424,9 @@ async fn delivery_jobs(shared: &Shared) -> Result<Vec<Job>> {
         .map(|(key, id)| {
             let mut body = base.clone();
             body.insert(key.into(), json!(id));
+            let newsletter = usize::from(key == "newsletter_id");
             Job {
+                unit: (id.unsigned_abs() as usize).wrapping_mul(2) + newsletter,
                 kind: "deliveries",
                 body: Value::Object(body),
                 what: format!("{key} {id}"),
@@ -693,8 +718,10 @@ impl FileDecoder {
             }
             let (_, ty) = shared.report_columns[c];
             let text: ArrayRef = if c < shared.prefix {
-                let v = self.prefix_values.get(c).cloned().flatten();
-                Arc::new(StringArray::from(vec![v; rows]))
+                match self.prefix_values.get(c).and_then(Option::as_deref) {
+                    Some(v) => Arc::new(StringArray::new_repeated(v, rows)),
+                    None => new_null_array(&DataType::Utf8, rows),
+                }
             } else {
                 match h.sources[c] {
                     Some(i) => batch.column(i).clone(),
@@ -778,15 +805,24 @@ fn typed(text: ArrayRef, ty: ColType, stats: &crate::client::RequestStats) -> Re
     Ok(out)
 }
 
+/// Empty text as NULL. (arrow's CSV decoder already reads empty fields as NULL: this is for
+/// the prefix columns, and costs a pass over the offsets, without copying the text.)
 fn empty_as_null(a: &ArrayRef) -> ArrayRef {
-    match a.as_any().downcast_ref::<StringArray>() {
-        Some(s) if s.iter().any(|v| v == Some("")) => Arc::new(
-            s.iter()
-                .map(|v| v.filter(|v| !v.is_empty()))
-                .collect::<StringArray>(),
-        ),
-        _ => a.clone(),
+    let Some(s) = a.as_any().downcast_ref::<StringArray>() else {
+        return a.clone();
+    };
+    let empty = |i: usize| s.is_valid(i) && s.value_length(i) == 0;
+    if !(0..s.len()).any(empty) {
+        return a.clone();
     }
+    let valid = datafusion::arrow::buffer::NullBuffer::from_iter(
+        (0..s.len()).map(|i| s.is_valid(i) && !empty(i)),
+    );
+    Arc::new(StringArray::new(
+        s.offsets().clone(),
+        s.values().clone(),
+        Some(valid),
+    ))
 }
 
 /// Unix seconds, or RFC 3339.
@@ -824,6 +860,119 @@ fn extra_array(batch: &RecordBatch, extra: &[(usize, String)]) -> Result<ArrayRe
     Ok(Arc::new(b.finish()))
 }
 
+/// The decoder of a scan, over every column of a report, for bytes that do not come from a
+/// download.
+fn local_decoder(
+    kind: ExportKind,
+    workspace: &str,
+    attributes: Vec<String>,
+    segment: Option<(i64, String)>,
+    export_id: i64,
+) -> FileDecoder {
+    let options = ExportOptions {
+        attributes,
+        ..ExportOptions::default()
+    };
+    let report = ExportReport::new(kind, workspace, options);
+    let projection: Vec<usize> = (0..report.schema.fields().len()).collect();
+    let shared = Arc::new(Shared {
+        kind,
+        report_columns: report.columns.clone(),
+        prefix: report.prefix,
+        workspace: report.workspace.clone(),
+        options: report.options.clone(),
+        projection: projection.clone(),
+        schema: report.schema.clone(),
+        request: ReadRequest::detached(projection),
+    });
+    let job = Job {
+        unit: 0,
+        kind: match kind {
+            ExportKind::Customers => "customers",
+            ExportKind::Deliveries => "deliveries",
+        },
+        body: Value::Null,
+        what: "a local file".into(),
+        segment,
+    };
+    FileDecoder::new(&shared, &job, export_id, 0)
+}
+
+/// Bytes read from a local export file at a time, as chunks of a download arrive.
+const LOCAL_CHUNK: usize = 64 * 1024;
+
+/// An export file already at hand (a download saved to disk, say), read by the decoder a scan
+/// uses: batches of every column of the report (`workspace` as given, no segment, export id
+/// 0), in file order. Reads the source in chunks: memory does not grow with the file.
+pub struct ExportFileReader<R> {
+    source: R,
+    decoder: FileDecoder,
+    stats: crate::client::RequestStats,
+    ready: std::collections::VecDeque<RecordBatch>,
+    chunk: Vec<u8>,
+    finished: bool,
+}
+
+impl<R: std::io::Read> ExportFileReader<R> {
+    /// A reader of the file of a `kind` export with the requested `attributes`, from `source`.
+    pub fn new(kind: ExportKind, workspace: &str, attributes: Vec<String>, source: R) -> Self {
+        ExportFileReader {
+            source,
+            decoder: local_decoder(kind, workspace, attributes, None, 0),
+            stats: crate::client::RequestStats::default(),
+            ready: Default::default(),
+            chunk: vec![0; LOCAL_CHUNK],
+            finished: false,
+        }
+    }
+
+    /// The schema of every batch: the report's.
+    pub fn schema(&self) -> SchemaRef {
+        self.decoder.shared.schema.clone()
+    }
+
+    /// Data rows decoded so far.
+    pub fn rows(&self) -> usize {
+        self.decoder.rows_seen()
+    }
+
+    /// Values that did not convert to their column's type (and became NULL) so far.
+    pub fn cast_failures(&self) -> usize {
+        self.stats.cast_failures.value()
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        while self.ready.is_empty() && !self.finished {
+            let n = match self.source.read(&mut self.chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Export(format!("reading the export file: {e}"))),
+            };
+            let batches = if n == 0 {
+                self.finished = true;
+                self.decoder.finish(&self.stats)?
+            } else {
+                self.decoder.feed(&self.chunk[..n], &self.stats)?
+            };
+            self.ready.extend(batches);
+        }
+        Ok(())
+    }
+}
+
+impl<R: std::io::Read> Iterator for ExportFileReader<R> {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Err(e) = self.fill() {
+            self.finished = true;
+            self.ready.clear();
+            return Some(Err(e));
+        }
+        self.ready.pop_front().map(Ok)
+    }
+}
+
 /// The CSV export reader without HTTP, for `fuzz/` and the corpus replay test
 /// (`crate::fuzzing`). Not part of the API.
 #[doc(hidden)]
@@ -844,48 +993,9 @@ pub mod fuzzing {
         data: &[u8],
         cuts: &[usize],
     ) -> Result<Vec<RecordBatch>> {
-        let options = ExportOptions {
-            attributes,
-            ..ExportOptions::default()
-        };
-        let report = ExportReport::new(kind, "fuzz", options);
-        let config = crate::client::ClientConfig {
-            base_url: "http://127.0.0.1:9".into(),
-            api_key: crate::Secret::new("fuzz-export-reader"),
-            rate_limit: 1.0,
-            retry: crate::client::RetryPolicy::default(),
-        };
-        let projection: Vec<usize> = (0..report.schema.fields().len()).collect();
-        let shared = Arc::new(Shared {
-            kind,
-            report_columns: report.columns.clone(),
-            prefix: report.prefix,
-            workspace: "fuzz".into(),
-            options: report.options.clone(),
-            projection: projection.clone(),
-            schema: report.schema.clone(),
-            request: ReadRequest {
-                client: crate::client::Client::new(config),
-                stats: crate::client::RequestStats::default(),
-                projection,
-                pushed: None,
-                window: None,
-                limit: None,
-                concurrency: 1,
-                clock: Arc::new(crate::clock::SystemClock),
-            },
-        });
-        let job = Job {
-            kind: match kind {
-                ExportKind::Customers => "customers",
-                ExportKind::Deliveries => "deliveries",
-            },
-            body: Value::Null,
-            what: "fuzz".into(),
-            segment: (kind == ExportKind::Customers).then(|| (1, "fuzz".to_string())),
-        };
+        let segment = (kind == ExportKind::Customers).then(|| (1, "fuzz".to_string()));
+        let mut decoder = local_decoder(kind, "fuzz", attributes, segment, 1);
         let stats = crate::client::RequestStats::default();
-        let mut decoder = FileDecoder::new(&shared, &job, 1, 0);
         let mut out = Vec::new();
         let mut at = 0;
         for &cut in cuts.iter().chain(std::iter::once(&data.len())) {

@@ -69,6 +69,29 @@ pub fn scalar_i64(v: &ScalarValue) -> Option<i64> {
     }
 }
 
+/// One task's share of a report's units (exports, for the export reports): unit `u` (in the
+/// order the report lists them) is read by shard `u % count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: usize,
+    /// How many shards there are.
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether unit `unit` is this shard's.
+    pub fn owns(&self, unit: usize) -> bool {
+        self.count <= 1 || unit % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
 /// Inclusive bounds on a report's window column; `None` is unbounded.
 pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -92,6 +115,32 @@ pub struct ReadRequest {
     pub concurrency: usize,
     /// "Now", for bucket boundaries.
     pub clock: Arc<dyn Clock>,
+    /// Only this share of the report's units ([`ReportReader::units`]); `None`: all of them.
+    pub shard: Option<Shard>,
+}
+
+impl ReadRequest {
+    /// A request whose client never reaches the network, for decoding bytes already at hand
+    /// (benches, fuzz targets): the `projection`, nothing pushed down, no limit.
+    pub fn detached(projection: Vec<usize>) -> ReadRequest {
+        let config = crate::client::ClientConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: crate::Secret::new("detached-reader"),
+            rate_limit: 1.0,
+            retry: crate::client::RetryPolicy::default(),
+        };
+        ReadRequest {
+            client: Client::new(config),
+            stats: RequestStats::default(),
+            projection,
+            pushed: None,
+            window: None,
+            limit: None,
+            concurrency: 1,
+            clock: Arc::new(crate::clock::SystemClock),
+            shard: None,
+        }
+    }
 }
 
 /// A report that a scan can read.
@@ -103,6 +152,13 @@ pub trait ReportReader: Debug + Send + Sync {
     fn pushdown_columns(&self) -> Vec<&'static str>;
     /// A time column whose range filters narrow what is fetched (`Inexact`: rows are re-checked).
     fn window_column(&self) -> Option<&'static str> {
+        None
+    }
+    /// Into how many independent units a read splits (one per export, for the export reports),
+    /// which a distributed scan may spread across tasks with [`ReadRequest::shard`]. `None`: the
+    /// read is one unit. Scans of one workspace are never split otherwise: the workspace's rate
+    /// limit is the bound, and two machines pacing one key separately would exceed it.
+    fn units(&self) -> Option<usize> {
         None
     }
     /// Settings worth showing in EXPLAIN (never secrets).

@@ -237,6 +237,10 @@ pub struct SimStats {
     pub requests: BTreeMap<String, u64>,
     /// Authenticated `/v1` requests by workspace name.
     pub by_workspace: BTreeMap<String, u64>,
+    /// Authenticated `/v1` requests by `User-Agent` (empty when none was sent): which process
+    /// (a distributed worker names itself there) made them.
+    #[serde(default)]
+    pub by_user_agent: BTreeMap<String, u64>,
     /// 429 answers, real or scripted.
     pub rate_limited: u64,
     /// Injected faults: random ones (5xx, reset, truncate, malformed, slow headers) and consumed
@@ -266,6 +270,34 @@ pub struct Simulator {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// A simulator on its own thread and runtime ([`Simulator::start_isolated`]).
+pub struct IsolatedSimulator {
+    sim: Simulator,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for IsolatedSimulator {
+    type Target = Simulator;
+    fn deref(&self) -> &Simulator {
+        &self.sim
+    }
+}
+
+impl fmt::Debug for IsolatedSimulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.sim.fmt(f)
+    }
+}
+
+impl Drop for IsolatedSimulator {
+    fn drop(&mut self) {
+        let _ = self.sim.stop.send(true);
+        // The thread ends once its servers have stopped; it is not joined here, because a drop
+        // inside an async task must not block.
+        drop(self.thread.take());
+    }
+}
+
 impl fmt::Debug for Simulator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Simulator")
@@ -279,6 +311,51 @@ impl Simulator {
     /// Starts both hosts on free loopback ports (`127.0.0.1:0`).
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
         Self::start_on(config, 0, 0).await
+    }
+
+    /// Starts both hosts on free loopback ports, served by a runtime on a thread of their own.
+    ///
+    /// A simulator in the caller's runtime is served by the same worker threads as the client
+    /// under test: when they are busy (decoding a page in a debug build), requests are handled,
+    /// and their arrival logged, late. Tests that measure arrival times use this one, which, like
+    /// a real server, does not wait for the client's threads.
+    pub async fn start_isolated(config: SimConfig) -> std::io::Result<IsolatedSimulator> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("cio-sim".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Simulator::start(config).await {
+                        Ok(sim) => {
+                            let mut stopped = sim.stop.subscribe();
+                            if tx.send(Ok(sim)).is_ok() {
+                                let _ = stopped.wait_for(|s| *s).await;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let sim = rx
+            .await
+            .map_err(|_| std::io::Error::other("the simulator thread ended before starting"))??;
+        Ok(IsolatedSimulator {
+            sim,
+            thread: Some(thread),
+        })
     }
 
     /// Starts the US host on `127.0.0.1:us_port` and the EU host on `127.0.0.1:eu_port`

@@ -152,7 +152,16 @@ async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
     else {
         return ApiError::unauthorized().into_response();
     };
-    state.record(|s| *s.by_workspace.entry(ws.spec.name.clone()).or_default() += 1);
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    state.record(|s| {
+        *s.by_workspace.entry(ws.spec.name.clone()).or_default() += 1;
+        *s.by_user_agent.entry(agent).or_default() += 1;
+    });
     state.log_request(&ws.spec.name, gate.operation);
     req.extensions_mut().insert(ws.clone());
     req.extensions_mut().insert(gate.region);

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use datafusion_customerio::clock::FixedClock;
-use datafusion_customerio::simulator::{Region, SimConfig, Simulator, WorkspaceSpec};
+use datafusion_customerio::simulator::{
+    IsolatedSimulator, Region, SimConfig, Simulator, WorkspaceSpec,
+};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
 /// 2026-11-26 15:30 UTC, a Thursday.
@@ -17,15 +19,57 @@ pub fn fixed_now() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The suite's canary: `CIO_TEST_CANARY` (`.ci/run` sets a fresh `canary-<32 hex>` each run),
+/// carried by every key the suite makes, so that the whole run's logs and files can be searched
+/// for it afterwards; `key` when unset.
+pub fn suite_canary() -> &'static str {
+    static CANARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CANARY.get_or_init(|| {
+        std::env::var("CIO_TEST_CANARY")
+            .ok()
+            .filter(|c| {
+                c.strip_prefix("canary-")
+                    .is_some_and(|h| h.len() >= 20 && h.chars().all(|c| c.is_ascii_hexdigit()))
+            })
+            .unwrap_or_else(|| "key".to_string())
+    })
+}
+
+/// With `CIO_TEST_TRACE_FILE` set (by `.ci/run`), every in-process log event of the suite, at
+/// TRACE level, goes to that file, for the canary search after the run. Tests that install a
+/// subscriber of their own keep it (a thread's own subscriber wins over the global one).
+pub fn trace_to_file() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let Ok(path) = std::env::var("CIO_TEST_TRACE_FILE") else {
+            return;
+        };
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        else {
+            panic!("CIO_TEST_TRACE_FILE {path} cannot be opened");
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
 /// A workspace named `name` whose key is unique to the test `test`.
 pub fn workspace(test: &str, name: &str, region: Region) -> WorkspaceSpec {
+    trace_to_file();
     let base = match region {
         Region::Us => WorkspaceSpec::default_us(),
         Region::Eu => WorkspaceSpec::default_eu(),
     };
     WorkspaceSpec {
         name: name.into(),
-        api_key: format!("it-{test}-{name}-key"),
+        api_key: format!("it-{test}-{name}-{}", suite_canary()),
         region,
         ..base
     }
@@ -34,7 +78,9 @@ pub fn workspace(test: &str, name: &str, region: Region) -> WorkspaceSpec {
 /// A simulator, a session with the factory registered, and the credentials `sim_us`/`sim_eu`
 /// (or each workspace's name) pointing at it.
 pub struct Env {
-    pub sim: Simulator,
+    /// On a thread and runtime of its own, like a real server: arrival times it logs do not
+    /// depend on how busy the test's own threads are.
+    pub sim: IsolatedSimulator,
     pub ctx: SessionContext,
     pub cio: CustomerIo,
     pub clock: Arc<FixedClock>,
@@ -43,9 +89,10 @@ pub struct Env {
 impl Env {
     /// Starts `config` (its clock replaced by a fixed one) with a high rate limit unless set.
     pub async fn start(mut config: SimConfig) -> Env {
+        trace_to_file();
         let clock = Arc::new(FixedClock::new(fixed_now()));
         config.clock = clock.clone();
-        let sim = Simulator::start(config.clone())
+        let sim = Simulator::start_isolated(config.clone())
             .await
             .expect("simulator starts");
         let cio = CustomerIo::with_credentials(Credentials::empty()).with_clock(clock.clone());

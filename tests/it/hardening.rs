@@ -835,8 +835,8 @@ async fn four_concurrent_queries_share_one_keys_limit() {
     let stats = env.sim.stats();
     let total = times.len();
     assert!(total >= 35, "too few requests to measure: {total}");
-    // Loopback and scheduling delay an arrival by a few milliseconds: a window of 950 ms can
-    // hold no more than the limit's 10 unless the client itself sent faster.
+    // The client spaces requests 2% wider than 1/rate, so eleven arrivals span at least 1.02 s
+    // less the jitter between them: no one-second window at the server holds more than 10.
     let tight = max_in_window(&times, Duration::from_millis(950));
     let second = max_in_window(&times, Duration::from_secs(1));
     let mut sorted = times.clone();
@@ -849,7 +849,10 @@ async fn four_concurrent_queries_share_one_keys_limit() {
             - times.iter().min().copied().unwrap_or_default(),
         stats.rate_limited
     );
-    assert!(tight <= 10, "{tight} requests within 950 ms: {stats:?}");
+    assert!(
+        second <= 10,
+        "{second} requests within one second (11 consecutive span {span_of_11:?}): {stats:?}"
+    );
     assert!(
         (stats.rate_limited as f64) < 0.01 * total as f64,
         "{} of {total} answered 429",

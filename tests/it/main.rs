@@ -5,6 +5,8 @@ mod cli_support;
 mod common;
 mod contract;
 mod customers;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod drift;
 mod exports;
 mod fuzz_corpus;
