@@ -39,6 +39,9 @@ use datafusion_customerio::reports::metrics::{
 };
 use datafusion_customerio::simulator::{ExportConfig, SimConfig, Simulator, WorkspaceSpec};
 
+#[allow(dead_code)] // each bench uses some of the helpers
+mod support;
+
 /// Parquet row groups: DuckDB's default, and the export bench's setting.
 const ROW_GROUP: usize = 122_880;
 /// The attribute columns of the export file (as the export bench).
@@ -113,11 +116,8 @@ fn main() {
     let fetched = Instant::now();
     let pages = rt.block_on(fetch(&sizes, &csv));
     println!(
-        "machine: {} cores, {}; inputs fetched from the simulator in {:.1}s",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        cpu_model(),
+        "machine: {}; inputs fetched from the simulator in {:.1}s",
+        support::machine(),
         fetched.elapsed().as_secs_f64()
     );
     drop(rt);
@@ -856,7 +856,7 @@ fn child(args: &[String]) {
     };
     println!("rows={rows}");
     println!("seconds={}", started.elapsed().as_secs_f64());
-    println!("peak_rss_kb={}", peak_rss_kb());
+    println!("peak_rss_kb={}", support::peak_rss_kb());
 }
 
 /// The export file as a one-partition table, read as it streams.
@@ -953,28 +953,6 @@ async fn to_parquet(file: std::fs::File, out: &str, compression: &str, columns: 
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
-}
-
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 // ---- output -----------------------------------------------------------------------------------

@@ -6,12 +6,14 @@
 //!
 //! Run: `cargo bench --bench export` (`-- --quick` for 100,000 and 400,000 rows).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Instant;
 
 use datafusion::prelude::SessionContext;
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
+
+#[allow(dead_code)] // each bench uses some of the helpers
+mod support;
 
 const ROW_GROUP: usize = 122_880;
 const ATTRIBUTES: &str = "plan,country,first_name,last_name,created_at";
@@ -36,13 +38,7 @@ fn main() {
     };
     let dir = std::env::temp_dir().join(format!("cio-export-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    println!(
-        "machine: {} cores, {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        cpu_model()
-    );
+    println!("machine: {}", support::machine());
     let mut peaks = Vec::new();
     for rows in sizes {
         let (mut sim, url) = start_sim(rows);
@@ -103,46 +99,15 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 fn start_sim(rows: u64) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cio-sim"))
-        .args([
-            "--port",
-            "0",
-            "--customers",
-            &rows.to_string(),
-            "--export-ready-ms",
-            "0",
-            "--rate-limit",
-            "100",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("cio-sim starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keep reading what cio-sim prints, so its stdout never closes under it.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(u) = line.trim().strip_prefix("US host: ") {
-                let _ = tx.send(u.trim().to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("cio-sim printed its US host");
-    (child, url)
+    support::start_sim(&[
+        "--customers",
+        &rows.to_string(),
+        "--export-ready-ms",
+        "0",
+        "--rate-limit",
+        "100",
+    ])
 }
 
 async fn child(url: String, out: String) {
@@ -179,18 +144,7 @@ async fn child(url: String, out: String) {
         .unwrap_or_default();
     println!("rows={rows}");
     println!("seconds={secs}");
-    println!("peak_rss_kb={}", peak_rss_kb());
-}
-
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
+    println!("peak_rss_kb={}", support::peak_rss_kb());
 }
 
 /// Runs the same export through the API by hand and saves the file; returns its size.
