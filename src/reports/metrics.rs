@@ -6,7 +6,8 @@
 //! metrics only have version 1 (`period`/`steps`). Link metrics (`.../metrics/links`, version 1
 //! with `unique`) are requested only when `links` is projected. Listing: `GET /v1/campaigns` (one
 //! request) or `GET /v1/newsletters` (paginated); with ids pushed down, `GET /v1/{kind}/{id}`
-//! per id instead, where 404 means no rows.
+//! per id instead, where 404 means no rows; two or more campaign ids take the one list request
+//! instead (1 + k requests rather than k).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -358,6 +359,20 @@ impl ReportReader for MetricReport {
             request,
         ));
         let items: BoxStream<'static, Result<ItemRef>> = match &shared.request.pushed {
+            // Several campaigns: the one list request names them all, where fetching each
+            // would cost a request per id.
+            Some(pushed)
+                if shared.kind == MetricKind::Campaigns && pushed.i64_values().len() > 1 =>
+            {
+                let wanted: std::collections::HashSet<i64> =
+                    pushed.i64_values().into_iter().collect();
+                list_items(&shared)
+                    .try_filter(move |item| {
+                        let keep = matches!(item, ItemRef::Known(i) if wanted.contains(&i.id));
+                        async move { keep }
+                    })
+                    .boxed()
+            }
             Some(pushed) => stream::iter(
                 pushed
                     .i64_values()
