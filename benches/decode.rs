@@ -581,31 +581,14 @@ struct ChildRun {
 }
 
 fn run_child(args: &[&str]) -> ChildRun {
-    let output = Command::new(std::env::current_exe().expect("self"))
-        .arg("--child")
-        .args(args)
-        .output()
-        .expect("child runs");
-    let text = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(
-        output.status.success(),
-        "child {args:?} failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    parse_run(&text)
+    parse_run(&support::run_child(args).text)
 }
 
 fn parse_run(text: &str) -> ChildRun {
-    let field = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(f64::NAN)
-    };
     ChildRun {
-        rows: field("rows") as u64,
-        secs: field("seconds"),
-        peak_mb: field("peak_rss_kb") / 1024.0,
+        rows: support::field(text, "rows") as u64,
+        secs: support::field(text, "seconds"),
+        peak_mb: support::field(text, "peak_rss_kb") / 1024.0,
     }
 }
 

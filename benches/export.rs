@@ -43,24 +43,8 @@ fn main() {
     for rows in sizes {
         let (mut sim, url) = start_sim(rows);
         let out = dir.join(format!("customers-{rows}.parquet"));
-        let started = Instant::now();
-        let output = Command::new(std::env::current_exe().expect("self"))
-            .args(["--child", &url, out.to_str().expect("utf-8 path")])
-            .output()
-            .expect("child runs");
-        let wall = started.elapsed().as_secs_f64();
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "child failed: {text}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let field = |name: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}=")))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN)
-        };
+        let child = support::run_child(&[&url, out.to_str().expect("utf-8 path")]);
+        let (wall, field) = (child.wall, |name: &str| child.field(name));
         let (got, secs, peak_kb) = (field("rows"), field("seconds"), field("peak_rss_kb"));
         // The CSV itself, for its size and for DuckDB.
         let csv = dir.join(format!("customers-{rows}.csv"));

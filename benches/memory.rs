@@ -7,7 +7,6 @@
 //!
 //! Run: `cargo bench --bench memory` (`-- --quick` for 1,000 and 10,000 people).
 
-use std::process::Command;
 use std::time::Instant;
 
 use datafusion::prelude::SessionContext;
@@ -47,24 +46,8 @@ fn main() {
     for people in sizes {
         let (mut sim, url) =
             support::start_sim(&["--customers", &people.to_string(), "--rate-limit", RATE]);
-        let started = Instant::now();
-        let output = Command::new(std::env::current_exe().expect("self"))
-            .args(["--child", &url])
-            .output()
-            .expect("child runs");
-        let wall = started.elapsed().as_secs_f64();
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "child failed: {text}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let field = |name: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}=")))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN)
-        };
+        let child = support::run_child(&[&url]);
+        let (wall, field) = (child.wall, |name: &str| child.field(name));
         let (rows, secs, peak_kb, requests) = (
             field("rows"),
             field("seconds"),

@@ -77,3 +77,45 @@ pub fn process_cpu() -> Duration {
     // In clock ticks of 1/100 s (USER_HZ) on every common Linux platform.
     Duration::from_millis(ticks * 10)
 }
+
+/// The value of the line `name=value` in `text` (what a child run prints), NaN if absent.
+pub fn field(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// What a `--child` run of this bench printed, and how long it took.
+pub struct ChildOutput {
+    /// Wall time of the whole child process, in seconds.
+    pub wall: f64,
+    /// Its standard output.
+    pub text: String,
+}
+
+impl ChildOutput {
+    /// The value of its `name=value` line.
+    pub fn field(&self, name: &str) -> f64 {
+        field(&self.text, name)
+    }
+}
+
+/// Runs this bench binary again as `--child ARGS...` (a process of its own, so its peak RSS is
+/// the measured work's alone); a failed child fails the bench with its output.
+pub fn run_child(args: &[&str]) -> ChildOutput {
+    let started = std::time::Instant::now();
+    let output = Command::new(std::env::current_exe().expect("self"))
+        .arg("--child")
+        .args(args)
+        .output()
+        .expect("child runs");
+    let wall = started.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "child {args:?} failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ChildOutput { wall, text }
+}
