@@ -253,9 +253,8 @@ fn desired_task_count(
     ev: DesiredTaskCountEvent,
 ) -> Option<DfResult<DesiredTaskCountEventResponse>> {
     let scan = ev.plan.downcast_ref::<CustomerIoScanExec>()?;
-    let params = scan.params();
-    Some(Ok(if params.partitions > 1 && params.task.is_none() {
-        DesiredTaskCountEventResponse::desired(params.partitions)
+    Some(Ok(if scan.partitions() > 1 && scan.task().is_none() {
+        DesiredTaskCountEventResponse::desired(scan.partitions())
     } else {
         DesiredTaskCountEventResponse::maximum(1)
     }))
@@ -264,7 +263,7 @@ fn desired_task_count(
 /// Gives each task its share of a scan's partitions.
 fn scale_up(ev: ScaleUpLeafNodeEvent) -> Option<DfResult<ScaleUpLeafNodeEventResponse>> {
     let scan = ev.plan.downcast_ref::<CustomerIoScanExec>()?;
-    if ev.task_count <= 1 || scan.params().partitions <= 1 {
+    if ev.task_count <= 1 || scan.partitions() <= 1 {
         return None;
     }
     let variants = (0..ev.task_count)
@@ -281,6 +280,15 @@ fn scale_up(ev: ScaleUpLeafNodeEvent) -> Option<DfResult<ScaleUpLeafNodeEventRes
         DistributedLeafExec::try_new(ev.plan.clone(), variants)
             .map(|leaf| ScaleUpLeafNodeEventResponse::new(Arc::new(leaf)))
     }))
+}
+
+/// Whether `config` is a distributed session's ([`coordinator_state`]).
+pub fn is_distributed(config: &SessionConfig) -> bool {
+    config
+        .options()
+        .extensions
+        .get::<datafusion_distributed::DistributedConfig>()
+        .is_some()
 }
 
 /// A fixed list of worker URLs (`cio-sql --workers`).

@@ -173,13 +173,7 @@ impl Shell {
             return Ok(None);
         };
         let state = self.ctx.state();
-        let distributed = state
-            .config()
-            .options()
-            .extensions
-            .get::<datafusion_distributed::DistributedConfig>()
-            .is_some();
-        if !distributed {
+        if !crate::distributed::is_distributed(state.config()) {
             return Ok(None);
         }
         let started = std::time::Instant::now();

@@ -375,18 +375,13 @@ impl CustomerIoTable {
     /// tasks.
     fn partitions_for(&self, state: &dyn Session) -> usize {
         #[cfg(feature = "distributed")]
-        {
+        if let Some(units) = self.reader.units() {
             let config = state.config();
-            let distributed = config
-                .options()
-                .extensions
-                .get::<datafusion_distributed::DistributedConfig>()
-                .is_some();
-            let workers = datafusion_distributed::get_distributed_worker_resolver(config)
-                .and_then(|r| r.get_urls())
-                .map(|urls| urls.len())
-                .unwrap_or(0);
-            if distributed && let Some(units) = self.reader.units() {
+            if crate::distributed::is_distributed(config) {
+                let workers = datafusion_distributed::get_distributed_worker_resolver(config)
+                    .and_then(|r| r.get_urls())
+                    .map(|urls| urls.len())
+                    .unwrap_or(0);
                 return units.min(workers).max(1);
             }
         }

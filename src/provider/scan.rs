@@ -150,6 +150,17 @@ impl CustomerIoScanExec {
         }
     }
 
+    /// Output partitions (more than one only for a report of several units in a distributed
+    /// session).
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+
+    /// The distributed task whose share of the partitions this scan runs, if it is one's.
+    pub fn task(&self) -> Option<Shard> {
+        self.task
+    }
+
     /// The same scan, running only `task`'s share of the partitions.
     pub fn for_task(&self, task: Shard) -> DfResult<Self> {
         let params = ScanParams {
