@@ -30,6 +30,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_customerio::cli;
 use datafusion_customerio::options::MetricOptions;
 use datafusion_customerio::period::EASTERN;
 use datafusion_customerio::reports::customers::{CustomersReport, local::people_batch};
@@ -43,7 +44,7 @@ use datafusion_customerio::simulator::{ExportConfig, SimConfig, Simulator, Works
 mod support;
 
 /// Parquet row groups: DuckDB's default, and the export bench's setting.
-const ROW_GROUP: usize = 122_880;
+const ROW_GROUP: usize = cli::PARQUET_ROW_GROUP;
 /// The attribute columns of the export file (as the export bench).
 const ATTRIBUTES: [&str; 5] = ["plan", "country", "first_name", "last_name", "created_at"];
 const KEY: &str = "sim-bench-key";
@@ -654,7 +655,8 @@ fn csv_workloads(sizes: &Sizes, csv: &Path, dir: &Path, table: &mut Vec<Line>) {
     let bytes = std::fs::metadata(csv).expect("csv").len();
     let file = csv.to_str().expect("utf-8 path");
     let parquet = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();
-    let (ours_pq, snappy_pq, file_pq, duck_pq) = (
+    let (cli_pq, ours_pq, snappy_pq, file_pq, duck_pq) = (
+        parquet("ours-cio-sql.parquet"),
         parquet("ours.parquet"),
         parquet("ours-snappy.parquet"),
         parquet("ours-file-columns.parquet"),
@@ -662,7 +664,7 @@ fn csv_workloads(sizes: &Sizes, csv: &Path, dir: &Path, table: &mut Vec<Line>) {
     );
     // Warm the page cache: every reader gets the file from memory.
     let _ = std::fs::read(csv);
-    let mut runs: [Vec<ChildRun>; 7] = Default::default();
+    let mut runs: [Vec<ChildRun>; 8] = Default::default();
     for _ in 0..sizes.csv_runs {
         runs[0].push(run_child(&["ours-arrow", file]));
         runs[1].push(run_child(&["arrow-csv", file]));
@@ -687,6 +689,13 @@ fn csv_workloads(sizes: &Sizes, csv: &Path, dir: &Path, table: &mut Vec<Line>) {
         if let Some(r) = duckdb("parquet", csv, Path::new(&duck_pq)) {
             runs[6].push(r);
         }
+        runs[7].push(run_child(&[
+            "ours-parquet",
+            file,
+            &cli_pq,
+            cli::PARQUET_COMPRESSION,
+            "*",
+        ]));
     }
     let [
         ours,
@@ -696,6 +705,7 @@ fn csv_workloads(sizes: &Sizes, csv: &Path, dir: &Path, table: &mut Vec<Line>) {
         ours_snappy,
         ours_file,
         duck_parquet,
+        ours_cli,
     ] = runs.map(median_run);
     let size = |p: &str| {
         std::fs::metadata(p)
@@ -738,6 +748,22 @@ fn csv_workloads(sizes: &Sizes, csv: &Path, dir: &Path, table: &mut Vec<Line>) {
         ),
     });
     let workload = "CSV export → Parquet";
+    table.push(Line {
+        workload,
+        decoder: format!(
+            "ours + DataFusion writer, {} (cio-sql's default)",
+            cli::PARQUET_COMPRESSION
+        ),
+        bytes,
+        rows: ours_cli.rows,
+        secs: ours_cli.secs,
+        versus: duck(&duck_parquet),
+        note: format!(
+            "what cio-sql writes (cli::session_config); {:.0} MB file; peak RSS {:.0} MB",
+            size(&cli_pq),
+            ours_cli.peak_mb
+        ),
+    });
     table.push(Line {
         workload,
         decoder: "ours + DataFusion writer, zstd(3)".into(),

@@ -9,13 +9,11 @@
 use std::process::{Child, Command};
 use std::time::Instant;
 
-use datafusion::prelude::SessionContext;
-use datafusion_customerio::{Credential, Credentials, CustomerIo};
+use datafusion_customerio::{Credential, Credentials, CustomerIo, cli};
 
 #[allow(dead_code)] // each bench uses some of the helpers
 mod support;
 
-const ROW_GROUP: usize = 122_880;
 const ATTRIBUTES: &str = "plan,country,first_name,last_name,created_at";
 
 fn main() {
@@ -98,12 +96,10 @@ async fn child(url: String, out: String) {
     let cio = CustomerIo::with_credentials(Credentials::empty());
     cio.credentials()
         .insert("sim", Credential::new("sim-us-key").with_base_url(url));
-    // Row groups of DuckDB's size (122,880 rows) instead of DataFusion's 1,048,576: the writer
-    // buffers one row group, so this bounds memory at a size that does not depend on the export.
-    let config = datafusion::prelude::SessionConfig::new()
-        .set_usize("datafusion.execution.parquet.max_row_group_size", ROW_GROUP);
-    let ctx = SessionContext::new_with_config(config);
-    cio.register(&ctx);
+    // cio-sql's session: Parquet in zstd(1), row groups of DuckDB's size (122,880 rows) instead of
+    // DataFusion's 1,048,576 (the writer buffers one row group, so this bounds memory at a size
+    // that does not depend on the export).
+    let ctx = cli::new_session(&cio);
     ctx.sql(&format!(
         "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
          OPTIONS (key 'sim', attributes '{ATTRIBUTES}')"

@@ -10,7 +10,10 @@
 //! instead (1 + k requests rather than k).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{
@@ -20,7 +23,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use futures::stream::{self, BoxStream, FuturesUnordered, Stream, StreamExt, TryStreamExt};
 use reqwest::Method;
 
 use super::{ReadRequest, ReportReader};
@@ -347,11 +350,8 @@ impl ReportReader for MetricReport {
 
     fn read(&self, request: ReadRequest) -> BoxStream<'static, Result<RecordBatch>> {
         let rows_per_item = self.options.steps as usize + 1;
-        // With a limit, fetch no more items at once than the limit can use.
-        let concurrency = match request.limit {
-            Some(l) => request.concurrency.min(l.div_ceil(rows_per_item)).max(1),
-            None => request.concurrency,
-        };
+        let concurrency = request.concurrency.max(1);
+        let limit = request.limit;
         let shared = Arc::new(Shared::new(
             self.kind,
             self.workspace.clone(),
@@ -382,14 +382,80 @@ impl ReportReader for MetricReport {
             .boxed(),
             None => list_items(&shared),
         };
-        items
-            .map(move |item| {
-                let shared = shared.clone();
-                async move { read_item(&shared, item?).await }
-            })
-            .buffer_unordered(concurrency)
-            .try_filter_map(|batch| async move { Ok(batch) })
-            .boxed()
+        let read = move |item: ItemRef| {
+            let shared = shared.clone();
+            async move { read_item(&shared, item).await }
+        };
+        ItemReads {
+            items: items.fuse(),
+            running: FuturesUnordered::new(),
+            read,
+            concurrency,
+            limit,
+            rows_per_item,
+            delivered: 0,
+        }
+        .boxed()
+    }
+}
+
+/// Reads up to `concurrency` items at once, like `buffer_unordered`, but with a limit starts an
+/// item only while the rows delivered plus the rows the items in flight will bring
+/// (`rows_per_item` each) fall short of it, so a `LIMIT` costs exactly the items it needs, not
+/// whichever extra one a freed slot happened to start before an answer already in flight came
+/// back. An item that brings fewer rows than expected (404, filtered) opens the way for the next.
+struct ItemReads<F, Fut> {
+    items: futures::stream::Fuse<BoxStream<'static, Result<ItemRef>>>,
+    running: FuturesUnordered<Fut>,
+    read: F,
+    concurrency: usize,
+    limit: Option<usize>,
+    rows_per_item: usize,
+    delivered: usize,
+}
+
+impl<F, Fut> ItemReads<F, Fut> {
+    fn may_start(&self) -> bool {
+        self.running.len() < self.concurrency
+            && match self.limit {
+                None => true,
+                Some(limit) => {
+                    self.running.is_empty()
+                        || self.delivered + self.running.len() * self.rows_per_item < limit
+                }
+            }
+    }
+}
+
+impl<F, Fut> Stream for ItemReads<F, Fut>
+where
+    F: FnMut(ItemRef) -> Fut + Unpin,
+    Fut: Future<Output = Result<Option<RecordBatch>>>,
+{
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            while this.may_start() {
+                match this.items.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(item))) => this.running.push((this.read)(item)),
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
+            }
+            match this.running.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(Some(batch)))) => {
+                    this.delivered += batch.num_rows();
+                    return Poll::Ready(Some(Ok(batch)));
+                }
+                Poll::Ready(Some(Ok(None))) => continue,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) if this.items.is_done() => return Poll::Ready(None),
+                // Nothing in flight and the next item not ready yet: its stream has our waker.
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

@@ -581,3 +581,48 @@ async fn the_example_scripts_run_with_the_demo() {
             .exists()
     );
 }
+
+/// `cio-sql` writes Parquet with zstd level 1 in row groups of 122,880 rows (what the export and
+/// decode benches measure), and `SET` changes the codec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_outputs_are_zstd_in_bounded_row_groups() {
+    use datafusion::parquet::basic::Compression;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = scratch("cli-parquet-defaults");
+    let d = dir.clone();
+    let out = blocking(move || {
+        cio_sql(&d)
+            .args([
+                "-q",
+                "-c",
+                "COPY (SELECT value AS n FROM generate_series(1, 300000)) TO 'n.parquet' \
+                 STORED AS PARQUET; \
+                 SET datafusion.execution.parquet.compression = 'snappy'; \
+                 COPY (SELECT value AS n FROM generate_series(1, 10)) TO 's.parquet' \
+                 STORED AS PARQUET;",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await;
+    let (_, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+
+    let meta = |name: &str| {
+        let file = std::fs::File::open(dir.join(name)).unwrap();
+        SerializedFileReader::new(file).unwrap().metadata().clone()
+    };
+    let n = meta("n.parquet");
+    let groups: Vec<i64> = n.row_groups().iter().map(|g| g.num_rows()).collect();
+    assert_eq!(groups, vec![122_880, 122_880, 54_240]);
+    for g in n.row_groups() {
+        assert!(
+            matches!(g.column(0).compression(), Compression::ZSTD(_)),
+            "{:?}",
+            g.column(0).compression()
+        );
+    }
+    let s = meta("s.parquet");
+    assert_eq!(s.row_group(0).column(0).compression(), Compression::SNAPPY);
+}

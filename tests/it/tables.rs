@@ -2,6 +2,7 @@
 //! serves over its own API, pushdown and limits cut requests, bad options fail before any request.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use datafusion_customerio::period::Period;
 use datafusion_customerio::simulator::{Region, SimConfig, WorkspaceSpec};
@@ -222,9 +223,20 @@ async fn limit_stops_paging() {
         .unwrap();
     assert_eq!(row_count(&batches), 5);
     let stats = env.sim.stats();
-    // 450 newsletters are five pages of 100; five rows need two newsletters of three buckets.
+    // 450 newsletters are five pages of 100; five rows need two newsletters of three buckets,
+    // and no third is started while the second's three rows are on their way.
     assert_eq!(env.requests("listNewsletters"), 1, "{stats:?}");
-    assert!(env.requests("getNewsletterMetrics") <= 3, "{stats:?}");
+    assert_eq!(env.requests("getNewsletterMetrics"), 2, "{stats:?}");
+
+    // A pushed id that does not exist brings no rows, so the next one is started in its place.
+    env.sim.reset_stats();
+    let batches = env
+        .sql("SELECT newsletter_id FROM n WHERE newsletter_id IN (0, 1, 2) LIMIT 5")
+        .await
+        .unwrap();
+    assert_eq!(row_count(&batches), 5);
+    assert_eq!(env.requests("getNewsletters"), 3, "{:?}", env.sim.stats());
+    assert_eq!(env.requests("getNewsletterMetrics"), 2, "{:?}", env.sim.stats());
 
     // Without a limit, every page and every newsletter.
     env.sim.reset_stats();
@@ -232,6 +244,35 @@ async fn limit_stops_paging() {
     assert_eq!(i64_column(&all, 0), vec![Some(450 * 3)]);
     assert_eq!(env.requests("listNewsletters"), 5);
     assert_eq!(env.requests("getNewsletterMetrics"), 450);
+}
+
+/// Ten rows of eight-bucket campaigns are two campaigns, every time. When an answer takes longer
+/// than the pacer's interval, a slot freed by the first answer used to start a third campaign
+/// before the second's answer (with enough rows) was in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_starts_no_campaign_it_does_not_need() {
+    let ws = workspace("limit_campaigns", "sim_us", Region::Us);
+    let env = Env::start(SimConfig {
+        latency: Duration::from_millis(150),
+        ..fast_config(vec![ws])
+    })
+    .await;
+    env.sql(
+        "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' \
+         OPTIONS (key 'sim_us', steps '7', rate_limit '10')",
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        env.sim.reset_stats();
+        let batches = env
+            .sql("SELECT campaign_id, period_start, sent FROM c LIMIT 10")
+            .await
+            .unwrap();
+        assert_eq!(row_count(&batches), 10);
+        assert_eq!(env.requests("listCampaigns"), 1, "{:?}", env.sim.stats());
+        assert_eq!(env.requests("campaignMetrics"), 2, "{:?}", env.sim.stats());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
