@@ -236,7 +236,12 @@ async fn limit_stops_paging() {
         .unwrap();
     assert_eq!(row_count(&batches), 5);
     assert_eq!(env.requests("getNewsletters"), 3, "{:?}", env.sim.stats());
-    assert_eq!(env.requests("getNewsletterMetrics"), 2, "{:?}", env.sim.stats());
+    assert_eq!(
+        env.requests("getNewsletterMetrics"),
+        2,
+        "{:?}",
+        env.sim.stats()
+    );
 
     // Without a limit, every page and every newsletter.
     env.sim.reset_stats();
