@@ -582,11 +582,12 @@ async fn the_example_scripts_run_with_the_demo() {
     );
 }
 
-/// `cio-sql` writes Parquet with zstd level 1 in row groups of 122,880 rows (what the export and
-/// decode benches measure), and `SET` changes the codec.
+/// `cio-sql` writes Parquet with zstd level 1 in row groups of 122,880 rows, and keeps no large
+/// dictionary of unique values (what the export and decode benches measure); `SET` changes the
+/// codec.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_outputs_are_zstd_in_bounded_row_groups() {
-    use datafusion::parquet::basic::Compression;
+    use datafusion::parquet::basic::{Compression, Encoding, PageType};
     use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
     let dir = scratch("cli-parquet-defaults");
@@ -596,8 +597,9 @@ async fn parquet_outputs_are_zstd_in_bounded_row_groups() {
             .args([
                 "-q",
                 "-c",
-                "COPY (SELECT value AS n FROM generate_series(1, 300000)) TO 'n.parquet' \
-                 STORED AS PARQUET; \
+                "COPY (SELECT value AS n, 'person-' || (value % 10000) || '@example.com' AS email, \
+                 'plan-' || (value % 3) AS plan FROM generate_series(1, 300000)) \
+                 TO 'n.parquet' STORED AS PARQUET; \
                  SET datafusion.execution.parquet.compression = 'snappy'; \
                  COPY (SELECT value AS n FROM generate_series(1, 10)) TO 's.parquet' \
                  STORED AS PARQUET;",
@@ -623,6 +625,29 @@ async fn parquet_outputs_are_zstd_in_bounded_row_groups() {
             g.column(0).compression()
         );
     }
+    // Data pages of each column, by encoding: `email` (10,000 values, about 250 KB: DataFusion's
+    // 1 MiB limit would keep them all in the dictionary) falls back to plain pages once its
+    // dictionary reaches 64 KiB; `plan` (three values) stays dictionary-encoded.
+    let data_pages = |column: usize| -> Vec<Encoding> {
+        let chunk = n.row_group(0).column(column);
+        match (
+            chunk.page_encoding_stats(),
+            chunk.page_encoding_stats_mask(),
+        ) {
+            (Some(stats), _) => stats
+                .iter()
+                .filter(|s| s.page_type != PageType::DICTIONARY_PAGE)
+                .map(|s| s.encoding)
+                .collect(),
+            (None, Some(mask)) => mask.encodings().collect(),
+            (None, None) => panic!("no page encoding stats"),
+        }
+    };
+    let (email, plan) = (data_pages(1), data_pages(2));
+    assert!(email.contains(&Encoding::PLAIN), "{email:?}");
+    assert!(email.contains(&Encoding::RLE_DICTIONARY), "{email:?}");
+    assert_eq!(plan, vec![Encoding::RLE_DICTIONARY]);
+
     let s = meta("s.parquet");
     assert_eq!(s.row_group(0).column(0).compression(), Compression::SNAPPY);
 }
