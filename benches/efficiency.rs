@@ -11,6 +11,9 @@ use datafusion::prelude::SessionContext;
 use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
+#[allow(dead_code)] // each bench uses some of the helpers
+mod support;
+
 const RATE: f64 = 10.0;
 
 struct Case {
@@ -160,7 +163,8 @@ async fn main() {
             // one after another ((levels - 1) round trips, the rest paced after them), and its
             // own answer takes one latency.
             let bound = requests as f64 / RATE;
-            let floor = least_possible(requests, case.levels, latency as f64 / 1000.0);
+            let floor =
+                support::least_possible(requests, case.levels, latency as f64 / 1000.0, RATE);
             println!(
                 "| {latency} ms | {} | {requests} | {minimum} | {} | {wall:.2}s | {bound:.2}s | {:.3} | {floor:.2}s | {:.3} | {} |",
                 case.name,
@@ -171,15 +175,4 @@ async fn main() {
             );
         }
     }
-}
-
-/// The least wall time any client could take for `requests` requests at `RATE`, when the first
-/// `levels - 1` of them each wait for the previous one's answer (`latency`) and the rest depend on
-/// the last of those: the last request goes no earlier than `(requests - 1) / RATE` and no earlier
-/// than `(levels - 1) × latency + (requests - levels) / RATE`; its answer comes one latency later.
-fn least_possible(requests: u64, levels: u64, latency: f64) -> f64 {
-    let levels = levels.clamp(1, requests.max(1));
-    let paced = requests.saturating_sub(1) as f64 / RATE;
-    let chained = (levels - 1) as f64 * latency + requests.saturating_sub(levels) as f64 / RATE;
-    paced.max(chained) + latency
 }

@@ -119,3 +119,15 @@ pub fn run_child(args: &[&str]) -> ChildOutput {
     );
     ChildOutput { wall, text }
 }
+
+/// The least wall time any client could take for `requests` requests at `rate` per second, when
+/// the first `levels - 1` of them each wait for the previous one's answer (`latency` seconds) and
+/// the rest depend on the last of those (a list, then a request per item: `levels` 2). The last
+/// request goes no earlier than `(requests - 1) / rate`, and no earlier than `(levels - 1) ×
+/// latency + (requests - levels) / rate`; its answer comes one latency later.
+pub fn least_possible(requests: u64, levels: u64, latency: f64, rate: f64) -> f64 {
+    let levels = levels.clamp(1, requests.max(1));
+    let paced = requests.saturating_sub(1) as f64 / rate;
+    let chained = (levels - 1) as f64 * latency + requests.saturating_sub(levels) as f64 / rate;
+    paced.max(chained) + latency
+}
