@@ -70,8 +70,9 @@ pub const PARQUET_ROW_GROUP: usize = 122_880;
 /// text (`id`, `email`, `cio_id`): with 1 MiB the writer spent about 30% of its time interning
 /// values that never repeat, into dictionaries larger than the plain values compressed. With
 /// 64 KiB (about 2,600 values of 25 bytes, in line with DuckDB's limit of 1% of a row group's
-/// rows) a 1M-row export is written 1.25x faster into a 16 MB file instead of 20 MB; columns with
-/// few distinct values (plans, countries) keep their dictionaries.
+/// rows) a 1M-row export takes about a fifth less time than with 1 MiB, into a 16 MB file instead
+/// of 20 MB (BENCHMARKS.md, "Decoding"); columns with few distinct values (plans, countries) keep
+/// their dictionaries.
 pub const PARQUET_DICTIONARY_LIMIT: usize = 64 * 1024;
 
 /// The session settings of `cio-sql`: the information schema on (for `SHOW TABLES`), and

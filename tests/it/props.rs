@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use datafusion_customerio::client::models::NewsletterPage;
 use datafusion_customerio::client::pagination::{PageRequest, paginate};
 use datafusion_customerio::client::{Client, ClientConfig, RequestStats, RetryPolicy};
-use datafusion_customerio::options::{TimeSpec, check_window};
+use datafusion_customerio::options::{MAX_DELIVERIES_WINDOW_DAYS, TimeSpec, check_window};
 use datafusion_customerio::period::{EASTERN, Period};
 use datafusion_customerio::simulator::{Region, ScriptedResponse, WorkspaceSpec};
 use datafusion_customerio::{Error, Report, Secret, TableOptions};
@@ -172,6 +172,11 @@ fn time_windows_never_panic_and_accepted_ones_are_valid() {
 /// `check_window` agrees with the resolved bounds for any instants.
 #[test]
 fn check_window_matches_its_definition() {
+    // Found by this property: 365 days and a second, across 29 February 2012, is within 12 months.
+    let at = |s: &str| Some(TimeSpec::At(s.parse::<DateTime<Utc>>().unwrap()));
+    let now = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+    assert!(check_window(at("2011-04-12T15:16:26Z"), at("2012-04-11T15:16:27Z"), now).is_ok());
+    assert!(check_window(at("2011-04-12T15:16:26Z"), at("2012-04-12T15:16:27Z"), now).is_err());
     let instant = (-2_000_000_000i64..6_000_000_000)
         .prop_map(|s| DateTime::<Utc>::from_timestamp(s, 0).unwrap());
     let mut runner = TestRunner::new(Config::with_cases(512));
@@ -180,7 +185,9 @@ fn check_window_matches_its_definition() {
             &(instant.clone(), instant.clone(), instant),
             |(a, b, now)| {
                 let ok = check_window(Some(TimeSpec::At(a)), Some(TimeSpec::At(b)), now).is_ok();
-                prop_assert_eq!(ok, a < b && b - a <= chrono::Duration::days(365));
+                // 12 months may hold a 29 February: 366 days are allowed, not 365.
+                let longest = chrono::Duration::days(MAX_DELIVERIES_WINDOW_DAYS);
+                prop_assert_eq!(ok, a < b && b - a <= longest);
                 let rel = check_window(
                     Some(TimeSpec::Relative(a - now)),
                     Some(TimeSpec::Relative(b - now)),
