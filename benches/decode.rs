@@ -32,11 +32,10 @@ use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_customerio::cli;
 use datafusion_customerio::options::MetricOptions;
-use datafusion_customerio::period::EASTERN;
 use datafusion_customerio::reports::customers::{CustomersReport, local::people_batch};
 use datafusion_customerio::reports::exports::{ExportFileReader, ExportKind};
 use datafusion_customerio::reports::metrics::{
-    LINK_METRICS, MetricKind, SERIES_METRICS, local::ItemDecoder,
+    LINK_METRICS, MetricKind, SERIES_METRICS, links_query, local::ItemDecoder, metrics_query,
 };
 use datafusion_customerio::simulator::{ExportConfig, SimConfig, Simulator, WorkspaceSpec};
 
@@ -180,27 +179,9 @@ async fn fetch(sizes: &Sizes, csv: &Path) -> Pages {
     // The queries a scan sends, with the default options (days, 45 steps).
     let o = MetricOptions::default();
     let now = Utc::now();
-    let buckets = o.period.v1_buckets(o.steps, now);
-    let (first, last) = (buckets[0], buckets[buckets.len() - 1]);
-    let v2 = vec![
-        ("version", "2".to_string()),
-        ("res", o.period.as_str().to_string()),
-        ("start", first.timestamp().to_string()),
-        (
-            "end",
-            o.period.add(last, 1, EASTERN).timestamp().to_string(),
-        ),
-        ("tz", EASTERN.name().to_string()),
-    ];
-    let v1 = vec![
-        ("period", o.period.as_str().to_string()),
-        ("steps", o.steps.to_string()),
-    ];
-    let links = vec![
-        ("period", o.period.as_str().to_string()),
-        ("steps", o.steps.to_string()),
-        ("unique", o.unique_links.to_string()),
-    ];
+    let v2 = metrics_query(MetricKind::Campaigns, &o, now);
+    let v1 = metrics_query(MetricKind::Newsletters, &o, now);
+    let links = links_query(&o);
     let mut campaigns = Vec::new();
     for id in 1..=i64::from(sizes.campaigns) {
         let m = get(format!("/v1/campaigns/{id}/metrics"), v2.clone()).await;
@@ -228,7 +209,7 @@ async fn fetch(sizes: &Sizes, csv: &Path) -> Pages {
         people.push(resp.bytes().await.expect("body").to_vec());
     }
     if sizes.wants("CSV export") {
-        download_export(&http, &url, csv).await;
+        support::download_customers_export(&url, KEY, &ATTRIBUTES, csv).await;
     }
     sim.shutdown().await;
     Pages {
@@ -237,41 +218,6 @@ async fn fetch(sizes: &Sizes, csv: &Path) -> Pages {
         newsletters,
         people,
     }
-}
-
-/// A customers export of everyone with the attribute columns, saved to `path`.
-async fn download_export(http: &reqwest::Client, url: &str, path: &Path) {
-    let body = serde_json::json!({
-        "filters": {"and": [{"attribute": {"field": "cio_id", "operator": "exists"}}]},
-        "attributes": ATTRIBUTES,
-    });
-    let created: serde_json::Value = http
-        .post(format!("{url}/v1/exports/customers"))
-        .bearer_auth(KEY)
-        .json(&body)
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
-    let id = created["export"]["id"].as_i64().expect("export id");
-    let link: serde_json::Value = http
-        .get(format!("{url}/v1/exports/{id}/download"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("link")
-        .json()
-        .await
-        .expect("json");
-    let file_url = link["url"].as_str().expect("url").to_string();
-    let mut resp = http.get(file_url).send().await.expect("file");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("csv file"));
-    while let Some(chunk) = resp.chunk().await.expect("chunk") {
-        std::io::Write::write_all(&mut f, &chunk).expect("write");
-    }
-    std::io::Write::flush(&mut f).expect("flush");
 }
 
 // ---- measuring --------------------------------------------------------------------------------
@@ -499,30 +445,20 @@ fn json_workloads(sizes: &Sizes, pages: &Pages, table: &mut Vec<Line>) {
             r[0].1, r[1].1,
             "{workload}: both decoders see the same buckets"
         );
-        table.push(Line {
+        push_against_arrow_json(
+            table,
             workload,
-            decoder: "ours (typed serde + Arrow builders)".into(),
-            bytes: bytes as u64,
-            rows: r[0].1,
-            secs: r[0].0,
-            versus: Some(("arrow-json".into(), r[1].0)),
-            note: format!(
+            bytes,
+            &r,
+            format!(
                 "{} items, one row per bucket, {} columns",
                 items.len(),
                 datafusion_customerio::reports::metrics::schema(kind)
                     .fields()
                     .len()
             ),
-        });
-        table.push(Line {
-            workload,
-            decoder: "arrow-json Decoder".into(),
-            bytes: bytes as u64,
-            rows: r[1].1,
-            secs: r[1].0,
-            versus: None,
-            note: "one row per answer: a list per series".into(),
-        });
+            "one row per answer: a list per series",
+        );
     }
 
     let workload = "JSON: customers attributes pages";
@@ -552,6 +488,25 @@ fn json_workloads(sizes: &Sizes, pages: &Pages, table: &mut Vec<Line>) {
     };
     let r = race(sizes, &mut [&mut ours, &mut arrow]);
     assert_eq!(r[0].1, r[1].1, "both decoders see the same people");
+    push_against_arrow_json(
+        table,
+        workload,
+        bytes,
+        &r,
+        format!("{} pages of 100 ids, 8 columns", pages.people.len()),
+        "one row per page: a list of person structs",
+    );
+}
+
+/// The two lines of a JSON race: ours (`r[0]`) against arrow-json's `Decoder` (`r[1]`).
+fn push_against_arrow_json(
+    table: &mut Vec<Line>,
+    workload: &'static str,
+    bytes: usize,
+    r: &[(f64, u64)],
+    ours_note: String,
+    arrow_note: &str,
+) {
     table.push(Line {
         workload,
         decoder: "ours (typed serde + Arrow builders)".into(),
@@ -559,7 +514,7 @@ fn json_workloads(sizes: &Sizes, pages: &Pages, table: &mut Vec<Line>) {
         rows: r[0].1,
         secs: r[0].0,
         versus: Some(("arrow-json".into(), r[1].0)),
-        note: format!("{} pages of 100 ids, 8 columns", pages.people.len()),
+        note: ours_note,
     });
     table.push(Line {
         workload,
@@ -568,7 +523,7 @@ fn json_workloads(sizes: &Sizes, pages: &Pages, table: &mut Vec<Line>) {
         rows: r[1].1,
         secs: r[1].0,
         versus: None,
-        note: "one row per page: a list of person structs".into(),
+        note: arrow_note.into(),
     });
 }
 

@@ -136,43 +136,17 @@ async fn child(url: String, out: String) {
 
 /// Runs the same export through the API by hand and saves the file; returns its size.
 fn download_csv(url: &str, path: &std::path::Path) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let attributes: Vec<&str> = ATTRIBUTES.split(',').collect();
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        let auth = |r: reqwest::RequestBuilder| r.bearer_auth("sim-us-key");
-        let body = serde_json::json!({
-            "filters": {"and": [{"attribute": {"field": "cio_id", "operator": "exists"}}]},
-            "attributes": ATTRIBUTES.split(',').collect::<Vec<_>>(),
-        });
-        let created: serde_json::Value = auth(http.post(format!("{url}/v1/exports/customers")))
-            .json(&body)
-            .send()
-            .await
-            .expect("create")
-            .json()
-            .await
-            .expect("json");
-        let id = created["export"]["id"].as_i64().expect("export id");
-        let link: serde_json::Value = auth(http.get(format!("{url}/v1/exports/{id}/download")))
-            .send()
-            .await
-            .expect("link")
-            .json()
-            .await
-            .expect("json");
-        let file_url = link["url"].as_str().expect("url").to_string();
-        let mut resp = http.get(file_url).send().await.expect("file");
-        let mut f = std::fs::File::create(path).expect("csv file");
-        let mut n = 0u64;
-        while let Some(chunk) = resp.chunk().await.expect("chunk") {
-            std::io::Write::write_all(&mut f, &chunk).expect("write");
-            n += chunk.len() as u64;
-        }
-        n
-    })
+        .expect("runtime")
+        .block_on(support::download_customers_export(
+            url,
+            "sim-us-key",
+            &attributes,
+            path,
+        ))
 }
 
 fn duckdb(csv: &std::path::Path, out: &std::path::Path, rows: u64, mb: f64) {

@@ -131,3 +131,50 @@ pub fn least_possible(requests: u64, levels: u64, latency: f64, rate: f64) -> f6
     let chained = (levels - 1) as f64 * latency + requests.saturating_sub(levels) as f64 / rate;
     paced.max(chained) + latency
 }
+
+/// Runs a customers export of everyone (with `attributes`) through the API by hand, as a plain
+/// HTTP client would (create, download link, file), and saves the file to `path`; returns its
+/// size. The simulator must have the export ready at once (`--export-ready-ms 0`).
+pub async fn download_customers_export(
+    url: &str,
+    key: &str,
+    attributes: &[&str],
+    path: &std::path::Path,
+) -> u64 {
+    use std::io::Write;
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({
+        "filters": {"and": [{"attribute": {"field": "cio_id", "operator": "exists"}}]},
+        "attributes": attributes,
+    });
+    let created: serde_json::Value = http
+        .post(format!("{url}/v1/exports/customers"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["export"]["id"].as_i64().expect("export id");
+    let link: serde_json::Value = http
+        .get(format!("{url}/v1/exports/{id}/download"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("link")
+        .json()
+        .await
+        .expect("json");
+    let file_url = link["url"].as_str().expect("url").to_string();
+    let mut resp = http.get(file_url).send().await.expect("file");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("csv file"));
+    let mut n = 0u64;
+    while let Some(chunk) = resp.chunk().await.expect("chunk") {
+        f.write_all(&chunk).expect("write");
+        n += chunk.len() as u64;
+    }
+    f.flush().expect("flush");
+    n
+}

@@ -550,11 +550,25 @@ async fn fetch_metrics(
     let o = &shared.options;
     let (client, stats) = (&shared.request.client, &shared.request.stats);
     let path = format!("/v1/{}/{id}/metrics", shared.kind.plural());
-    let mut query: Vec<(&str, String)> = Vec::new();
+    let query = metrics_query(shared.kind, o, now);
+    let resp: MetricsResponse = client.get(&path, &query, stats).await?;
+    let starts = series_starts(shared, &resp, now, &path)?;
+    Ok((starts, resp.metric))
+}
+
+/// The query of `GET /v1/{kind}/{id}/metrics` at `now`: version 2 for campaigns (`res`, `start`
+/// and `end` of the `steps + 1` buckets up to the one holding `now`, in America/New_York),
+/// version 1 for newsletters (`period`, `steps`); `type` when a metric type is set.
+pub fn metrics_query(
+    kind: MetricKind,
+    o: &MetricOptions,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
     if let Some(t) = &o.metric_type {
         query.push(("type", t.clone()));
     }
-    match shared.kind {
+    match kind {
         MetricKind::Campaigns => {
             let buckets = o.period.v1_buckets(o.steps, now);
             let (first, last) = (buckets[0], buckets[buckets.len() - 1]);
@@ -568,18 +582,22 @@ async fn fetch_metrics(
                 ),
                 ("tz", EASTERN.name().to_string()),
             ]);
-            let resp: MetricsResponse = client.get(&path, &query, stats).await?;
-            let starts = series_starts(shared, &resp, now, &path)?;
-            Ok((starts, resp.metric))
         }
         MetricKind::Newsletters => {
             query.push(("period", o.period.as_str().to_string()));
             query.push(("steps", o.steps.to_string()));
-            let resp: MetricsResponse = client.get(&path, &query, stats).await?;
-            let starts = series_starts(shared, &resp, now, &path)?;
-            Ok((starts, resp.metric))
         }
     }
+    query
+}
+
+/// The query of `GET /v1/{kind}/{id}/metrics/links` (version 1).
+pub fn links_query(o: &MetricOptions) -> Vec<(&'static str, String)> {
+    vec![
+        ("period", o.period.as_str().to_string()),
+        ("steps", o.steps.to_string()),
+        ("unique", o.unique_links.to_string()),
+    ]
 }
 
 /// The bucket starts of a metrics answer of `path`. Version 2 (campaigns) names its first
@@ -616,11 +634,7 @@ fn series_starts(
 async fn fetch_links(shared: &Shared, id: i64) -> Result<Vec<LinkMetrics>> {
     let o = &shared.options;
     let path = format!("/v1/{}/{id}/metrics/links", shared.kind.plural());
-    let query = [
-        ("period", o.period.as_str().to_string()),
-        ("steps", o.steps.to_string()),
-        ("unique", o.unique_links.to_string()),
-    ];
+    let query = links_query(o);
     let resp: LinksResponse = shared
         .request
         .client

@@ -132,6 +132,21 @@ fn scans(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<Arc<dyn ExecutionPlan>>) {
     }
 }
 
+/// The one Customer.io scan in the physical plan of `sql`.
+async fn only_scan(ctx: &SessionContext, sql: &str) -> Arc<dyn ExecutionPlan> {
+    let plan = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    scans(&plan, &mut found);
+    assert_eq!(found.len(), 1, "{sql}");
+    found.remove(0)
+}
+
 /// Requests the simulator saw from each worker (by its `User-Agent`).
 fn by_worker(env: &Env) -> BTreeMap<String, u64> {
     env.sim
@@ -486,17 +501,8 @@ async fn codec_round_trips_every_report_without_the_key() {
             "deliveries_export" => " WHERE created >= TIMESTAMP '2026-11-20T00:00:00Z'",
             _ => "",
         };
-        let plan = ctx
-            .sql(&format!("SELECT * FROM t_{report}{filter} LIMIT 7"))
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
-        let mut found = Vec::new();
-        scans(&plan, &mut found);
-        assert_eq!(found.len(), 1, "{report}");
-        let scan = found[0].downcast_ref::<CustomerIoScanExec>().unwrap();
+        let plan = only_scan(&ctx, &format!("SELECT * FROM t_{report}{filter} LIMIT 7")).await;
+        let scan = plan.downcast_ref::<CustomerIoScanExec>().unwrap();
         let bytes = codec.encode_scan(scan).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(!text.contains(key), "{report}: the key is in {text}");
@@ -522,16 +528,8 @@ async fn codec_round_trips_every_report_without_the_key() {
 
     // A worker without the credential says which name it lacks, not a key.
     let bare = CustomerIoCodec::new(CustomerIo::with_credentials(Credentials::empty()));
-    let plan = ctx
-        .sql("SELECT * FROM t_segments")
-        .await
-        .unwrap()
-        .create_physical_plan()
-        .await
-        .unwrap();
-    let mut found = Vec::new();
-    scans(&plan, &mut found);
-    let scan = found[0].downcast_ref::<CustomerIoScanExec>().unwrap();
+    let plan = only_scan(&ctx, "SELECT * FROM t_segments").await;
+    let scan = plan.downcast_ref::<CustomerIoScanExec>().unwrap();
     let err = bare
         .decode_scan(&codec.encode_scan(scan).unwrap())
         .unwrap_err()
