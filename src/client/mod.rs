@@ -99,7 +99,8 @@ static USER_AGENT: LazyLock<String> = LazyLock::new(|| {
 static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Names this process in the `User-Agent` of its requests (a distributed worker's address), so
-/// that the server's logs tell the machines apart. Takes effect only before the first request.
+/// that the server's logs tell the machines apart. Takes effect only if called before the first
+/// [`Client`] is made (that builds the shared HTTP client, with its `User-Agent`).
 pub fn set_instance_label(label: impl Into<String>) {
     let label: String = label
         .into()

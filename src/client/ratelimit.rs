@@ -23,6 +23,9 @@ use crate::credentials::Secret;
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<State>,
+    /// Waiters queue here, first come first served: only the one at the head sleeps until the
+    /// next slot, instead of every waiter waking at each slot to find it taken.
+    queue: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +40,7 @@ impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter {
             state: Mutex::new(State::default()),
+            queue: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -60,6 +64,7 @@ impl RateLimiter {
     pub async fn acquire(&self, rate: f64) {
         let interval = Duration::from_secs_f64((1.0 + HEADROOM) / rate.max(0.001));
         let tolerance = LATE_TOLERANCE.min(interval / 4);
+        let _head = self.queue.lock().await;
         loop {
             let at = {
                 let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());

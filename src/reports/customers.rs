@@ -413,10 +413,9 @@ fn build_batch(
             Source::Attributes => {
                 // Builders made to size: growing them cost more than counting first.
                 let all = || people.iter().flat_map(|p| &p.attributes);
-                let (keys, values) = all().fold((0, 0), |(k, v), (key, value)| {
-                    (k + key.len(), v + value.text().map_or(0, str::len))
+                let (entries, keys, values) = all().fold((0, 0, 0), |(n, k, v), (key, value)| {
+                    (n + 1, k + key.len(), v + value.text().map_or(0, str::len))
                 });
-                let entries = all().count();
                 let mut b = MapBuilder::with_capacity(
                     None,
                     StringBuilder::with_capacity(entries, keys),

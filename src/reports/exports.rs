@@ -424,9 +424,8 @@ async fn delivery_jobs(shared: &Shared) -> Result<Vec<Job>> {
         .map(|(key, id)| {
             let mut body = base.clone();
             body.insert(key.into(), json!(id));
-            let newsletter = usize::from(key == "newsletter_id");
             Job {
-                unit: (id.unsigned_abs() as usize).wrapping_mul(2) + newsletter,
+                unit: delivery_unit(id, key == "newsletter_id"),
                 kind: "deliveries",
                 body: Value::Object(body),
                 what: format!("{key} {id}"),
@@ -434,6 +433,19 @@ async fn delivery_jobs(shared: &Shared) -> Result<Vec<Job>> {
             }
         })
         .collect())
+}
+
+/// The unit of a deliveries export of campaign or newsletter `id`: derived from the id, so that
+/// every task that lists them assigns a job to the same shard, and mixed (splitmix64), so that
+/// ids of any pattern (all even, campaigns only, ...) spread over the shards.
+fn delivery_unit(id: i64, newsletter: bool) -> usize {
+    let mut z = (id as u64)
+        .wrapping_mul(2)
+        .wrapping_add(u64::from(newsletter));
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as usize
 }
 
 /// Runs one export and streams its rows.
@@ -718,9 +730,10 @@ impl FileDecoder {
             }
             let (_, ty) = shared.report_columns[c];
             let text: ArrayRef = if c < shared.prefix {
+                // Empty text is NULL, as arrow's CSV decoder reads the file's empty fields.
                 match self.prefix_values.get(c).and_then(Option::as_deref) {
-                    Some(v) => Arc::new(StringArray::new_repeated(v, rows)),
-                    None => new_null_array(&DataType::Utf8, rows),
+                    Some(v) if !v.is_empty() => Arc::new(StringArray::new_repeated(v, rows)),
+                    _ => new_null_array(&DataType::Utf8, rows),
                 }
             } else {
                 match h.sources[c] {
@@ -777,7 +790,6 @@ fn read_header(buf: &[u8]) -> Result<Option<(Vec<String>, usize)>> {
 
 /// Text to the column's type; values that do not convert become NULL and are counted.
 fn typed(text: ArrayRef, ty: ColType, stats: &crate::client::RequestStats) -> Result<ArrayRef> {
-    let text = empty_as_null(&text);
     let out: ArrayRef = match ty {
         ColType::Text => text.clone(),
         ColType::Int => {
@@ -803,26 +815,6 @@ fn typed(text: ArrayRef, ty: ColType, stats: &crate::client::RequestStats) -> Re
         stats.cast_failures.add(failed);
     }
     Ok(out)
-}
-
-/// Empty text as NULL. (arrow's CSV decoder already reads empty fields as NULL: this is for
-/// the prefix columns, and costs a pass over the offsets, without copying the text.)
-fn empty_as_null(a: &ArrayRef) -> ArrayRef {
-    let Some(s) = a.as_any().downcast_ref::<StringArray>() else {
-        return a.clone();
-    };
-    let empty = |i: usize| s.is_valid(i) && s.value_length(i) == 0;
-    if !(0..s.len()).any(empty) {
-        return a.clone();
-    }
-    let valid = datafusion::arrow::buffer::NullBuffer::from_iter(
-        (0..s.len()).map(|i| s.is_valid(i) && !empty(i)),
-    );
-    Arc::new(StringArray::new(
-        s.offsets().clone(),
-        s.values().clone(),
-        Some(valid),
-    ))
 }
 
 /// Unix seconds, or RFC 3339.
@@ -1030,6 +1022,52 @@ mod tests {
             read_header(b"\nid,\xd3\x9a\n").unwrap().unwrap().0,
             ["id", "Ӛ"]
         );
+    }
+
+    #[test]
+    fn empty_fields_of_the_file_are_null() {
+        let file = b"id,email,cio_id,plan\n1,,c1,\n2,b@x.io,c2,pro\n";
+        let reader =
+            ExportFileReader::new(ExportKind::Customers, "ws", vec!["plan".into()], &file[..]);
+        let batches: Vec<RecordBatch> = reader.collect::<Result<_>>().unwrap();
+        let batch =
+            datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let text = |name: &str| {
+            let column = batch.column_by_name(name).unwrap();
+            let s = column.as_any().downcast_ref::<StringArray>().unwrap();
+            (0..s.len())
+                .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(text("email"), [None, Some("b@x.io".into())]);
+        assert_eq!(text("plan"), [None, Some("pro".into())]);
+        assert_eq!(text("workspace"), [Some("ws".into()), Some("ws".into())]);
+    }
+
+    #[test]
+    fn deliveries_spread_over_shards_whatever_the_ids() {
+        // Campaigns only, all ids even, or both kinds: every shard of 2, 3 and 4 gets a share
+        // near its own, and the unit depends only on the id and the kind.
+        let cases: [Vec<(i64, bool)>; 3] = [
+            (1..=40).map(|id| (id, false)).collect(),
+            (1..=40).map(|id| (id * 2, false)).collect(),
+            (1..=20).flat_map(|id| [(id, false), (id, true)]).collect(),
+        ];
+        for jobs in &cases {
+            for count in 2..=4 {
+                let mut per_shard = vec![0; count];
+                for &(id, newsletter) in jobs {
+                    per_shard[delivery_unit(id, newsletter) % count] += 1;
+                }
+                let fair = jobs.len() / count;
+                assert!(
+                    per_shard.iter().all(|&n| n >= fair / 2 && n <= fair * 2),
+                    "{count} shards: {per_shard:?}"
+                );
+            }
+        }
+        assert_eq!(delivery_unit(7, false), delivery_unit(7, false));
+        assert_ne!(delivery_unit(7, false), delivery_unit(7, true));
     }
 
     #[test]
