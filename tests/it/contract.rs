@@ -17,15 +17,15 @@ use datafusion_customerio::simulator::{ScriptedResponse, SimConfig, WorkspaceSpe
 
 const SPEC_2026: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/customerio-api/journeys-app.2026-excerpt.json"
+    "/spec/customerio-api/journeys-app.2026-excerpt.json"
 );
 const SPEC_2022: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/customerio-api/customer_io_api.yaml"
+    "/spec/customerio-api/customer_io_api.yaml"
 );
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/customerio-api/fixtures/airbyte_source-customer-io_expected_records.jsonl"
+    "/spec/customerio-api/fixtures/airbyte_source-customer-io_expected_records.jsonl"
 );
 
 fn spec_2026() -> &'static Value {
