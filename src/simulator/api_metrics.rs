@@ -11,10 +11,8 @@ use super::error::{ApiError, ApiResult};
 use super::metrics::{link_series, series};
 use super::params::{Params, path_id};
 use super::state::{SimState, Workspace};
+use super::vocabulary::{self, strs};
 use super::window::{self, Window};
-
-/// Channels accepted by the `type` filter of campaign and newsletter metrics.
-use crate::options::METRIC_TYPES;
 
 fn sender(ws: &Workspace, kind: Kind, raw_id: &str) -> ApiResult<Sender> {
     let (name, found) = match kind {
@@ -30,17 +28,34 @@ fn sender(ws: &Workspace, kind: Kind, raw_id: &str) -> ApiResult<Sender> {
     found.ok_or_else(|| ApiError::not_found(format!("{name} {raw_id} not found")))
 }
 
-fn v1_window(state: &SimState, params: &Params) -> ApiResult<Window> {
+/// The version-1 window of operation `op` (its `period` values come from the spec).
+fn v1_window(state: &SimState, params: &Params, op: &str) -> ApiResult<Window> {
     window::v1(
         params,
+        vocabulary::vocabulary()?.periods(op),
         state.config.steps_out_of_range,
         state.config.clock.now(),
     )
 }
 
-fn metric_answer(ws: &Workspace, s: &Sender, w: &Window, params: &Params) -> ApiResult<Value> {
-    let channel = params.one_of("type", &METRIC_TYPES)?;
-    let series = series(ws.catalog.root, s, w.period, &w.buckets, channel.as_deref());
+/// The `metric` answer; `channels` are the operation's `type` values in the spec.
+fn metric_answer(
+    ws: &Workspace,
+    s: &Sender,
+    w: &Window,
+    params: &Params,
+    channels: &[String],
+) -> ApiResult<Value> {
+    let channel = params.one_of("type", &strs(channels))?;
+    let keys = &vocabulary::vocabulary()?.series_keys;
+    let series = series(
+        ws.catalog.root,
+        s,
+        w.period,
+        &w.buckets,
+        channel.as_deref(),
+        keys,
+    );
     let mut body = json!({ "metric": { "series": series } });
     if let Some(h) = &w.v2 {
         body["start"] = json!(h.start);
@@ -73,12 +88,19 @@ pub(crate) async fn campaign_metrics(
 ) -> ApiResult<Json<Value>> {
     let s = sender(&ws, Kind::Campaign, &id)?;
     let params = Params::parse(query.as_deref());
+    let vocab = vocabulary::vocabulary()?;
     let w = if params.get("version") == Some("2") {
-        window::v2(&params)?
+        window::v2(&params, &vocab.v2_res)?
     } else {
-        v1_window(&state, &params)?
+        v1_window(&state, &params, vocabulary::CAMPAIGN_METRICS)?
     };
-    Ok(Json(metric_answer(&ws, &s, &w, &params)?))
+    Ok(Json(metric_answer(
+        &ws,
+        &s,
+        &w,
+        &params,
+        &vocab.campaign_types,
+    )?))
 }
 
 /// `GET /v1/campaigns/{id}/metrics/links` (`campaignLinkMetrics`).
@@ -90,7 +112,7 @@ pub(crate) async fn campaign_links(
 ) -> ApiResult<Json<Value>> {
     let s = sender(&ws, Kind::Campaign, &id)?;
     let params = Params::parse(query.as_deref());
-    let w = v1_window(&state, &params)?;
+    let w = v1_window(&state, &params, vocabulary::CAMPAIGN_LINKS)?;
     Ok(Json(links_answer(&ws, &s, &w, &params)?))
 }
 
@@ -103,8 +125,9 @@ pub(crate) async fn newsletter_metrics(
 ) -> ApiResult<Json<Value>> {
     let s = sender(&ws, Kind::Newsletter, &id)?;
     let params = Params::parse(query.as_deref());
-    let w = v1_window(&state, &params)?;
-    Ok(Json(metric_answer(&ws, &s, &w, &params)?))
+    let w = v1_window(&state, &params, vocabulary::NEWSLETTER_METRICS)?;
+    let channels = &vocabulary::vocabulary()?.newsletter_types;
+    Ok(Json(metric_answer(&ws, &s, &w, &params, channels)?))
 }
 
 /// `GET /v1/newsletters/{id}/metrics/links` (`getNewsletterLinks`).
@@ -116,6 +139,6 @@ pub(crate) async fn newsletter_links(
 ) -> ApiResult<Json<Value>> {
     let s = sender(&ws, Kind::Newsletter, &id)?;
     let params = Params::parse(query.as_deref());
-    let w = v1_window(&state, &params)?;
+    let w = v1_window(&state, &params, vocabulary::NEWSLETTER_LINKS)?;
     Ok(Json(links_answer(&ws, &s, &w, &params)?))
 }

@@ -19,22 +19,19 @@ use chrono::DateTime;
 use futures::stream;
 
 use super::Region;
+use super::calendar::{EASTERN, Unit};
 use super::customers::{Filter, People};
 use super::data::{Kind, Sender};
 use super::error::{ApiError, ApiResult};
 use super::exports::{Export, ExportKind, Status};
 use super::hash::Key;
-use super::metrics::{SERIES_KEYS, bucket_counts};
+use super::metrics::bucket_counts;
 use super::params::Params;
 use super::routes::record_status;
 use super::state::{SimState, Workspace};
-use crate::period::{EASTERN, Period};
 
 /// The route of export files.
 pub(crate) const FILE_ROUTE: &str = "/__sim/files/{id}";
-
-/// The `metric` values a deliveries export accepts.
-pub(crate) use crate::options::DELIVERY_METRICS;
 
 const DAY: i64 = 86_400;
 /// People scanned per CSV chunk.
@@ -435,7 +432,7 @@ impl DeliveryPlan {
             return None;
         }
         let start = DateTime::from_timestamp(q.start, 0)?;
-        let first_day = Period::Days.floor(start, EASTERN);
+        let first_day = Unit::Day.start_of(start, EASTERN);
         let days = (q.end - first_day.timestamp()) / DAY + 2; // DST-safe upper bound
         Some(DeliveryPlan {
             sender,
@@ -448,13 +445,13 @@ impl DeliveryPlan {
 
     /// The deliveries created on day `n` of the window that pass the query's filters.
     fn day(&self, ws: &Workspace, q: &DeliveryQuery, n: i64) -> Vec<Delivery> {
-        let day = Period::Days.add(self.first_day, n, EASTERN);
+        let day = Unit::Day.shift(self.first_day, n, EASTERN);
         let day_ts = day.timestamp();
         if day_ts > q.end {
             return Vec::new();
         }
-        let counts = bucket_counts(ws.catalog.root, &self.sender, Period::Days, day);
-        let get = |name: &str| counts[SERIES_KEYS.iter().position(|k| *k == name).unwrap_or(0)];
+        let counts = bucket_counts(ws.catalog.root, &self.sender, Unit::Day, day);
+        let get = |name: &str| counts.get(name);
         let (sent, delivered, failed) = (get("sent"), get("delivered"), get("failed"));
         let (opened, clicked, converted, bounced) = (
             get("opened"),

@@ -23,6 +23,7 @@ use super::error::{ApiError, ApiResult, json_response};
 use super::export_files::{self, DeliveryQuery, Selector};
 use super::params::path_id;
 use super::state::{SimState, Workspace};
+use super::vocabulary;
 
 /// What `GET /v1/exports/{id}/download` answers while the export is pending (undocumented).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -394,15 +395,14 @@ pub(crate) async fn create_deliveries(
     if !export_files::selector_exists(&ws, selector) {
         return Err(ApiError::bad_request(format!("{key} {id} does not exist")));
     }
+    let metrics = &vocabulary::vocabulary()?.delivery_metrics;
     let metric = match body.get("metric") {
         None | Some(Value::Null) => None,
-        Some(Value::String(m)) if export_files::DELIVERY_METRICS.contains(&m.as_str()) => {
-            Some(m.clone())
-        }
+        Some(Value::String(m)) if metrics.contains(m) => Some(m.clone()),
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "metric {other} is invalid; valid values are {}",
-                export_files::DELIVERY_METRICS.join(", ")
+                metrics.join(", ")
             )));
         }
     };

@@ -6,19 +6,35 @@
 //! opened >= clicked`, `human_* + machine_*/prefetch_* = total`, unique link clicks never exceed
 //! total link clicks, and nothing happens before a campaign starts sending.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use super::calendar::Unit;
 use super::data::{Link, Sender};
 use super::hash::Key;
-use crate::period::Period;
 
-/// The 26 series keys of the 2026 spec, sorted.
-pub(crate) use crate::reports::metrics::SERIES_METRICS as SERIES_KEYS;
+/// The counts of one bucket, by series key. The model sets the keys it computes; any other key
+/// (`drafted`, or one a newer spec adds) counts 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Counts(BTreeMap<&'static str, u64>);
 
-/// Index of a key in [`SERIES_KEYS`].
-fn ix(name: &str) -> usize {
-    SERIES_KEYS.iter().position(|k| *k == name).unwrap_or(0)
+impl Counts {
+    /// The count of series key `key` (0 when the model does not compute it).
+    pub(crate) fn get(&self, key: &str) -> u64 {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+
+    fn set(&mut self, key: &'static str, value: u64) {
+        self.0.insert(key, value);
+    }
+
+    /// Whether every count is 0.
+    #[cfg(test)]
+    pub(crate) fn is_zero(&self) -> bool {
+        self.0.values().all(|v| *v == 0)
+    }
 }
 
 const DAY: f64 = 86_400.0;
@@ -31,12 +47,12 @@ const NEWSLETTER_TAIL: f64 = 0.01;
 
 /// The nominal length of a bucket in days. Using a nominal length (not the zone's real one)
 /// keeps a bucket's numbers a function of its period and start only.
-fn nominal_days(period: Period) -> f64 {
+fn nominal_days(period: Unit) -> f64 {
     match period {
-        Period::Hours => 1.0 / 24.0,
-        Period::Days => 1.0,
-        Period::Weeks => 7.0,
-        Period::Months => 30.44,
+        Unit::Hour => 1.0 / 24.0,
+        Unit::Day => 1.0,
+        Unit::Week => 7.0,
+        Unit::Month => 30.44,
     }
 }
 
@@ -81,20 +97,15 @@ fn sender_key(root: Key, s: &Sender) -> Key {
     root.str("metrics").str(s.kind.as_str()).u64(s.id)
 }
 
-fn bucket_key(root: Key, s: &Sender, period: Period, start: DateTime<Utc>) -> Key {
+fn bucket_key(root: Key, s: &Sender, period: Unit, start: DateTime<Utc>) -> Key {
     sender_key(root, s)
-        .str(period.as_str())
+        .str(period.name())
         .i64(start.timestamp())
 }
 
-/// The 26 counts of one bucket, in [`SERIES_KEYS`] order.
-pub(crate) fn bucket_counts(
-    root: Key,
-    s: &Sender,
-    period: Period,
-    start: DateTime<Utc>,
-) -> [u64; 26] {
-    let mut c = [0u64; 26];
+/// The counts of one bucket.
+pub(crate) fn bucket_counts(root: Key, s: &Sender, period: Unit, start: DateTime<Utc>) -> Counts {
+    let mut c = Counts::default();
     let sk = sender_key(root, s);
     let bk = bucket_key(root, s, period, start);
     let expected = expected_sends(s, start.timestamp() as f64, nominal_days(period));
@@ -146,97 +157,131 @@ pub(crate) fn bucket_counts(
     };
     let human_clicked = part(clicked, r("human_clicked", 0.8, 0.97), p("human_clicked"));
 
-    c[ix("sent")] = sent;
-    c[ix("failed")] = failed;
-    c[ix("attempted")] = sent + failed;
-    c[ix("suppressed")] = suppressed;
-    c[ix("created")] = sent + failed + suppressed;
-    c[ix("deferred")] = part(sent, r("deferred", 0.0, 0.02), p("deferred"));
-    c[ix("bounced")] = bounced;
-    c[ix("undeliverable")] = undeliverable;
-    c[ix("delivered")] = delivered;
-    c[ix("opened")] = opened;
-    c[ix("human_opened")] = human_opened;
-    c[ix("prefetch_opened")] = opened - human_opened;
-    c[ix("open_untracked")] = if email {
-        part(
-            delivered,
-            r("open_untracked", 0.0, 0.03),
-            p("open_untracked"),
-        )
-    } else {
-        0
-    };
-    c[ix("clicked")] = clicked;
-    c[ix("human_clicked")] = human_clicked;
-    c[ix("machine_clicked")] = clicked - human_clicked;
-    c[ix("link_untracked")] = part(clicked, r("link_untracked", 0.0, 0.05), p("link_untracked"));
-    c[ix("converted")] = part(clicked, r("converted", 0.05, 0.3), p("converted"));
-    c[ix("spammed")] = if email {
-        part(delivered, r("spammed", 0.0, 0.003), p("spammed"))
-    } else {
-        0
-    };
-    c[ix("unsubscribed")] = if opens {
-        part(delivered, r("unsubscribed", 0.0, 0.008), p("unsubscribed"))
-    } else {
-        0
-    };
-    c[ix("topic_unsubscribed")] = if email {
-        part(
-            delivered,
-            r("topic_unsubscribed", 0.0, 0.004),
-            p("topic_unsubscribed"),
-        )
-    } else {
-        0
-    };
-    c[ix("replied")] = if ch == "twilio" {
-        part(delivered, r("replied", 0.0, 0.05), p("replied"))
-    } else {
-        0
-    };
-    c[ix("untracked")] = part(sent, r("untracked", 0.0, 0.01), p("untracked"));
+    c.set("sent", sent);
+    c.set("failed", failed);
+    c.set("attempted", sent + failed);
+    c.set("suppressed", suppressed);
+    c.set("created", sent + failed + suppressed);
+    c.set(
+        "deferred",
+        part(sent, r("deferred", 0.0, 0.02), p("deferred")),
+    );
+    c.set("bounced", bounced);
+    c.set("undeliverable", undeliverable);
+    c.set("delivered", delivered);
+    c.set("opened", opened);
+    c.set("human_opened", human_opened);
+    c.set("prefetch_opened", opened - human_opened);
+    c.set(
+        "open_untracked",
+        if email {
+            part(
+                delivered,
+                r("open_untracked", 0.0, 0.03),
+                p("open_untracked"),
+            )
+        } else {
+            0
+        },
+    );
+    c.set("clicked", clicked);
+    c.set("human_clicked", human_clicked);
+    c.set("machine_clicked", clicked - human_clicked);
+    c.set(
+        "link_untracked",
+        part(clicked, r("link_untracked", 0.0, 0.05), p("link_untracked")),
+    );
+    c.set(
+        "converted",
+        part(clicked, r("converted", 0.05, 0.3), p("converted")),
+    );
+    c.set(
+        "spammed",
+        if email {
+            part(delivered, r("spammed", 0.0, 0.003), p("spammed"))
+        } else {
+            0
+        },
+    );
+    c.set(
+        "unsubscribed",
+        if opens {
+            part(delivered, r("unsubscribed", 0.0, 0.008), p("unsubscribed"))
+        } else {
+            0
+        },
+    );
+    c.set(
+        "topic_unsubscribed",
+        if email {
+            part(
+                delivered,
+                r("topic_unsubscribed", 0.0, 0.004),
+                p("topic_unsubscribed"),
+            )
+        } else {
+            0
+        },
+    );
+    c.set(
+        "replied",
+        if ch == "twilio" {
+            part(delivered, r("replied", 0.0, 0.05), p("replied"))
+        } else {
+            0
+        },
+    );
+    c.set(
+        "untracked",
+        part(sent, r("untracked", 0.0, 0.01), p("untracked")),
+    );
     if email || ch == "in_app" {
-        c[ix("tracking_consent_granted")] = part(
-            delivered,
-            r("consent_granted", 0.0, 0.02),
-            p("consent_granted"),
+        c.set(
+            "tracking_consent_granted",
+            part(
+                delivered,
+                r("consent_granted", 0.0, 0.02),
+                p("consent_granted"),
+            ),
         );
-        c[ix("tracking_consent_denied")] = part(
-            delivered,
-            r("consent_denied", 0.0, 0.005),
-            p("consent_denied"),
+        c.set(
+            "tracking_consent_denied",
+            part(
+                delivered,
+                r("consent_denied", 0.0, 0.005),
+                p("consent_denied"),
+            ),
         );
     }
     c
 }
 
-/// The `series` object for `buckets`: 26 arrays, one value per bucket. When `channel` names a
-/// channel other than the sender's, every value is 0.
+/// The `series` object for `buckets`: one array per spec series key in `keys`, one value per
+/// bucket. When `channel` names a channel other than the sender's, every value is 0.
 pub(crate) fn series(
     root: Key,
     s: &Sender,
-    period: Period,
+    period: Unit,
     buckets: &[DateTime<Utc>],
     channel: Option<&str>,
+    keys: &[String],
 ) -> Value {
     let matches = channel.is_none_or(|c| c == s.channel);
-    let rows: Vec<[u64; 26]> = buckets
+    let rows: Vec<Counts> = buckets
         .iter()
         .map(|b| {
             if matches {
                 bucket_counts(root, s, period, *b)
             } else {
-                [0; 26]
+                Counts::default()
             }
         })
         .collect();
     let mut out = Map::new();
-    for (i, key) in SERIES_KEYS.iter().enumerate() {
+    for key in keys {
         out.insert(
-            (*key).to_string(),
-            json!(rows.iter().map(|r| r[i]).collect::<Vec<_>>()),
+            key.clone(),
+            json!(rows.iter().map(|r| r.get(key)).collect::<Vec<_>>()),
         );
     }
     Value::Object(out)
@@ -248,11 +293,11 @@ fn link_counts(
     root: Key,
     s: &Sender,
     links: &[Link],
-    period: Period,
+    period: Unit,
     start: DateTime<Utc>,
     unique: bool,
 ) -> Vec<[u64; 3]> {
-    let mut remaining = bucket_counts(root, s, period, start)[ix("clicked")];
+    let mut remaining = bucket_counts(root, s, period, start).get("clicked");
     let sk = sender_key(root, s).str("links");
     let bk = bucket_key(root, s, period, start).str("links");
     let weights: Vec<f64> = links.iter().map(|l| 0.2 + sk.u64(l.id).unit()).collect();
@@ -289,7 +334,7 @@ pub(crate) fn link_series(
     root: Key,
     s: &Sender,
     links: &[Link],
-    period: Period,
+    period: Unit,
     buckets: &[DateTime<Utc>],
     unique: bool,
 ) -> Value {
@@ -314,9 +359,10 @@ pub(crate) fn link_series(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::period::EASTERN;
     use crate::simulator::WorkspaceSpec;
+    use crate::simulator::calendar::EASTERN;
     use crate::simulator::data::{Catalog, Kind};
+    use crate::simulator::vocabulary::vocabulary;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -334,13 +380,13 @@ mod tests {
         let c = Catalog::new(42, WorkspaceSpec::default_us());
         let mut nonzero = 0;
         for s in senders(&c) {
-            for period in Period::ALL {
+            for period in Unit::ALL {
                 let start = s.active_from.unwrap_or(s.created);
-                let first = period.floor(DateTime::from_timestamp(start, 0).unwrap(), EASTERN);
+                let first = period.start_of(DateTime::from_timestamp(start, 0).unwrap(), EASTERN);
                 for b in 0..30 {
-                    let t = period.add(first, b, EASTERN);
+                    let t = period.shift(first, b, EASTERN);
                     let v = bucket_counts(c.root, &s, period, t);
-                    let g = |k: &str| v[ix(k)];
+                    let g = |k: &str| v.get(k);
                     assert!(g("created") >= g("attempted") && g("attempted") >= g("sent"));
                     assert!(g("sent") >= g("delivered") && g("delivered") >= g("opened"));
                     assert_eq!(g("human_clicked") + g("machine_clicked"), g("clicked"));
@@ -367,15 +413,32 @@ mod tests {
     }
 
     #[test]
+    fn the_model_sets_only_spec_series_keys() {
+        let c = Catalog::new(42, WorkspaceSpec::default_us());
+        let keys = &vocabulary().unwrap().series_keys;
+        let mut set = std::collections::BTreeSet::new();
+        for s in senders(&c) {
+            for b in Unit::Week.v1_starts(12, utc("2026-01-15T00:00:00Z")) {
+                set.extend(bucket_counts(c.root, &s, Unit::Week, b).0.into_keys());
+            }
+        }
+        // Every series key but `drafted` is modelled.
+        assert_eq!(set.len(), keys.len() - 1, "{set:?}");
+        for k in set {
+            assert!(keys.iter().any(|key| key == k), "{k} is not a spec key");
+        }
+    }
+
+    #[test]
     fn nothing_before_the_start_and_drafts_are_empty() {
         let c = Catalog::new(42, WorkspaceSpec::default_us());
         for s in senders(&c) {
             let before = DateTime::from_timestamp(s.created - 40 * 86_400, 0).unwrap();
-            let b = Period::Days.floor(before, EASTERN);
-            assert_eq!(bucket_counts(c.root, &s, Period::Days, b), [0; 26]);
+            let b = Unit::Day.start_of(before, EASTERN);
+            assert!(bucket_counts(c.root, &s, Unit::Day, b).is_zero());
             if s.active_from.is_none() {
                 let now = utc("2026-01-15T00:00:00Z");
-                assert_eq!(bucket_counts(c.root, &s, Period::Months, now), [0; 26]);
+                assert!(bucket_counts(c.root, &s, Unit::Month, now).is_zero());
             }
         }
     }
@@ -384,16 +447,17 @@ mod tests {
     fn channel_filter_zeroes_other_channels() {
         let c = Catalog::new(42, WorkspaceSpec::default_us());
         let s = c.campaign_sender(1).unwrap();
-        let buckets = Period::Months.v1_buckets(12, utc("2025-12-15T00:00:00Z"));
-        let all = series(c.root, &s, Period::Months, &buckets, None);
-        let own = series(c.root, &s, Period::Months, &buckets, Some(s.channel));
+        let keys = &vocabulary().unwrap().series_keys;
+        let buckets = Unit::Month.v1_starts(12, utc("2025-12-15T00:00:00Z"));
+        let all = series(c.root, &s, Unit::Month, &buckets, None, keys);
+        let own = series(c.root, &s, Unit::Month, &buckets, Some(s.channel), keys);
         assert_eq!(all, own);
         let other = if s.channel == "email" {
             "push"
         } else {
             "email"
         };
-        let none = series(c.root, &s, Period::Months, &buckets, Some(other));
+        let none = series(c.root, &s, Unit::Month, &buckets, Some(other), keys);
         assert!(
             none.as_object()
                 .unwrap()

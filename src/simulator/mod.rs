@@ -44,6 +44,7 @@
 mod api_catalog;
 mod api_metrics;
 mod api_people;
+mod calendar;
 mod customers;
 mod data;
 mod error;
@@ -56,6 +57,7 @@ mod metrics;
 mod params;
 mod routes;
 mod state;
+mod vocabulary;
 mod window;
 
 use std::collections::BTreeMap;

@@ -64,6 +64,7 @@ impl SimState {
         }
         config.faults.validate()?;
         config.exports.validate()?;
+        super::vocabulary::check()?;
         if config.workspaces.is_empty() {
             return Err("the simulator needs at least one workspace".into());
         }

@@ -5,19 +5,15 @@ use chrono::{DateTime, Months, Utc};
 use chrono_tz::Tz;
 
 use super::StepsMode;
+use super::calendar::Unit;
 use super::error::{ApiError, ApiResult};
 use super::params::Params;
-use crate::period::Period;
-
-const V1_PERIODS: [&str; 4] = ["hours", "days", "weeks", "months"];
-const V2_RES: [&str; 8] = [
-    "hours", "hourly", "days", "daily", "weeks", "weekly", "months", "monthly",
-];
+use super::vocabulary::strs;
 
 /// The buckets of a metrics answer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Window {
-    pub(crate) period: Period,
+    pub(crate) period: Unit,
     /// Bucket starts, oldest first.
     pub(crate) buckets: Vec<DateTime<Utc>>,
     /// The top-level `start`, `end` and `res` of a version-2 answer.
@@ -32,44 +28,60 @@ pub(crate) struct V2Header {
     pub(crate) res: String,
 }
 
-/// A version-1 window: `steps + 1` buckets ending with the one holding `now`.
-pub(crate) fn v1(params: &Params, mode: StepsMode, now: DateTime<Utc>) -> ApiResult<Window> {
-    let period: Period = match params.one_of("period", &V1_PERIODS)? {
-        Some(p) => p.parse().map_err(ApiError::bad_request)?,
-        None => Period::Days,
+/// The unit named by `name`, one of an operation's `allowed` values (from the spec).
+fn unit(name: &str, allowed: &[String]) -> ApiResult<Unit> {
+    Unit::from_name(name).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "'{name}' is not a bucket unit; valid values are {}",
+            allowed.join(", ")
+        ))
+    })
+}
+
+/// A version-1 window: `steps + 1` buckets ending with the one holding `now`. `periods` are the
+/// operation's `period` values in the spec.
+pub(crate) fn v1(
+    params: &Params,
+    periods: &[String],
+    mode: StepsMode,
+    now: DateTime<Utc>,
+) -> ApiResult<Window> {
+    let period = match params.one_of("period", &strs(periods))? {
+        Some(p) => unit(&p, periods)?,
+        None => Unit::Day,
     };
-    let max = i64::from(period.max_steps());
+    let max = period.max_steps();
     let steps = match params.int("steps")? {
-        None => i64::from(period.default_steps()),
+        None => period.default_steps(),
         Some(0) => max,
         Some(s) if (1..=max).contains(&s) => s,
         Some(s) => match mode {
             StepsMode::Clamp => max,
             StepsMode::Reject => {
                 return Err(ApiError::bad_request(format!(
-                    "steps {s} is out of range for period {period}: use 0..={max} (0 means {max})"
+                    "steps {s} is out of range for period {}: use 0..={max} (0 means {max})",
+                    period.name()
                 )));
             }
         },
     };
-    let steps = u32::try_from(steps).unwrap_or(period.max_steps());
     Ok(Window {
         period,
-        buckets: period.v1_buckets(steps, now),
+        buckets: period.v1_starts(steps, now),
         v2: None,
     })
 }
 
 /// A version-2 window: buckets from `floor(start)` in `tz`, one period apart, while the bucket
-/// starts before `end` (at least one bucket).
-pub(crate) fn v2(params: &Params) -> ApiResult<Window> {
-    let res = params.one_of("res", &V2_RES)?.ok_or_else(|| {
+/// starts before `end` (at least one bucket). `res_values` are the spec's `res` values.
+pub(crate) fn v2(params: &Params, res_values: &[String]) -> ApiResult<Window> {
+    let res = params.one_of("res", &strs(res_values))?.ok_or_else(|| {
         ApiError::bad_request(format!(
             "res is required with version=2; valid values are {}",
-            V2_RES.join(", ")
+            res_values.join(", ")
         ))
     })?;
-    let period: Period = res.parse().map_err(ApiError::bad_request)?;
+    let period = unit(&res, res_values)?;
     let required = |name: &str| -> ApiResult<i64> {
         params.int(name)?.ok_or_else(|| {
             ApiError::bad_request(format!("{name} (unix seconds) is required with version=2"))
@@ -101,10 +113,10 @@ pub(crate) fn v2(params: &Params) -> ApiResult<Window> {
             ))
         })?,
     };
-    let first = period.floor(start_t, tz);
+    let first = period.start_of(start_t, tz);
     let mut buckets = vec![first];
     loop {
-        let next = period.add(first, buckets.len() as i64, tz);
+        let next = period.shift(first, buckets.len() as i64, tz);
         if next >= end_t || next <= buckets[buckets.len() - 1] {
             break;
         }
@@ -135,6 +147,27 @@ mod tests {
         Params::parse(Some(s))
     }
 
+    fn periods() -> Vec<String> {
+        ["hours", "days", "weeks", "months"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn res() -> Vec<String> {
+        super::super::vocabulary::vocabulary()
+            .unwrap()
+            .v2_res
+            .clone()
+    }
+
+    fn v1(p: &Params, mode: StepsMode, now: DateTime<Utc>) -> ApiResult<Window> {
+        super::v1(p, &periods(), mode, now)
+    }
+
+    fn v2(p: &Params) -> ApiResult<Window> {
+        super::v2(p, &res())
+    }
+
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
@@ -143,13 +176,21 @@ mod tests {
     fn v1_defaults_clamp_and_reject() {
         let now = utc("2026-03-09T12:00:00Z");
         let w = v1(&q(""), StepsMode::Clamp, now).unwrap();
-        assert_eq!((w.period, w.buckets.len()), (Period::Days, 46));
+        assert_eq!((w.period, w.buckets.len()), (Unit::Day, 46));
         assert_eq!(
             v1(&q("period=months"), StepsMode::Clamp, now)
                 .unwrap()
                 .buckets
                 .len(),
             13
+        );
+        // 0 means the maximum; the 2026 spec's month maximum is 121.
+        assert_eq!(
+            v1(&q("period=months&steps=0"), StepsMode::Clamp, now)
+                .unwrap()
+                .buckets
+                .len(),
+            122
         );
         assert_eq!(
             v1(&q("period=hours&steps=0"), StepsMode::Clamp, now)
