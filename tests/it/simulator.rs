@@ -188,15 +188,22 @@ async fn default_rate_limit_text_uses_ten() {
 async fn v1_series_have_steps_plus_one_buckets() {
     let sim = start(test_config()).await;
     let us = sim.us_url();
-    for period in Period::ALL {
-        let p = period.as_str();
+    // (period, default steps, maximum steps) as the 2026 spec states them: "Defaults to the
+    // maximum available, or 12 if the period is in months. Maximums are 24 hours, 45 days, 12
+    // weeks, or 121 months."
+    for (p, default, max) in [
+        ("hours", 24, 24),
+        ("days", 45, 45),
+        ("weeks", 12, 12),
+        ("months", 12, 121),
+    ] {
         for (steps, expected) in [
             (Some(1), 2),
             (Some(3), 4),
-            (None, period.default_steps() as usize + 1),
-            (Some(0), period.max_steps() as usize + 1),
-            (Some(1000), period.max_steps() as usize + 1),
-            (Some(-5), period.max_steps() as usize + 1),
+            (None, default + 1),
+            (Some(0), max + 1),
+            (Some(1000), max + 1),
+            (Some(-5), max + 1),
         ] {
             let q = match steps {
                 Some(s) => format!("period={p}&steps={s}"),
@@ -325,6 +332,49 @@ async fn v2_bucket_counts_and_header() {
         let r = get(&us, &format!("/v1/campaigns/1/metrics?{bad}"), US).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(!detail(&r).is_empty());
+    }
+}
+
+/// The `type` filter takes each operation's channels from the 2026 spec, not one list for both:
+/// `campaignMetrics` allows `email, webhook, twilio, whatsapp, slack, push, in_app,
+/// live_notification`, `getNewsletterMetrics` allows `email, webhook, twilio, push, in_app, inbox`.
+#[tokio::test]
+async fn metric_type_channels_are_per_operation() {
+    let sim = start(test_config()).await;
+    let us = sim.us_url();
+    let v1 = "period=days&steps=2";
+    let v2 = "version=2&res=days&start=1735718400&end=1735804800";
+    let campaign_ok: &[&str] = &["live_notification", "whatsapp", "slack", "email"];
+    let campaign_refused: &[&str] = &["inbox", "urban_airship"];
+    let newsletter_ok: &[&str] = &["inbox", "in_app", "webhook", "email"];
+    let newsletter_refused: &[&str] = &["whatsapp", "slack", "live_notification"];
+    for (path, ok, refused) in [
+        (
+            format!("/v1/campaigns/1/metrics?{v1}"),
+            campaign_ok,
+            campaign_refused,
+        ),
+        (
+            format!("/v1/campaigns/1/metrics?{v2}"),
+            campaign_ok,
+            campaign_refused,
+        ),
+        (
+            format!("/v1/newsletters/1/metrics?{v1}"),
+            newsletter_ok,
+            newsletter_refused,
+        ),
+    ] {
+        for channel in ok {
+            let r = get(&us, &format!("{path}&type={channel}"), US).await;
+            assert_eq!(r.status, StatusCode::OK, "{path} {channel}: {}", r.body);
+        }
+        for channel in refused {
+            let r = get(&us, &format!("{path}&type={channel}"), US).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {channel}");
+            let d = detail(&r);
+            assert!(d.contains("type") && d.contains(channel), "{path}: {d}");
+        }
     }
 }
 
