@@ -40,6 +40,12 @@
 //! a hex `cio_id` and an email ending in `.{i}@domain`, so lookups by identifier are direct.
 //! A metric bucket's numbers depend only on the item, the period and the bucket start, so
 //! version 1 and version 2 (`tz=America/New_York`) agree on shared buckets.
+//!
+//! # An independent oracle
+//! The simulator imports none of the connector's vocabulary or arithmetic: the channels of each
+//! metrics operation's `type`, the `period`/`res` names, the series keys and the deliveries
+//! `metric` values are read from the vendor's 2026 spec (`vocabulary`), and bucket boundaries
+//! come from its own calendar (`calendar`), written from the vendor's descriptions.
 
 mod api_catalog;
 mod api_metrics;

@@ -249,6 +249,36 @@ mod tests {
     }
 
     #[test]
+    fn generated_channels_are_accepted_by_their_operation() {
+        use crate::simulator::WorkspaceSpec;
+        use crate::simulator::data::Catalog;
+        let spec = WorkspaceSpec {
+            campaigns: 400,
+            newsletters: 400,
+            ..WorkspaceSpec::default_us()
+        };
+        let c = Catalog::new(42, spec);
+        let campaigns: std::collections::BTreeSet<_> = (1..=400)
+            .filter_map(|id| c.campaign_sender(id))
+            .map(|s| s.channel)
+            .collect();
+        let newsletters: std::collections::BTreeSet<_> = (1..=400)
+            .filter_map(|id| c.newsletter_sender(id))
+            .map(|s| s.channel)
+            .collect();
+        assert!(campaigns.len() >= 5 && newsletters.contains("inbox"));
+        for ch in campaigns {
+            assert!(v().campaign_types.iter().any(|t| t == ch), "campaign {ch}");
+        }
+        for ch in newsletters {
+            assert!(
+                v().newsletter_types.iter().any(|t| t == ch),
+                "newsletter {ch}"
+            );
+        }
+    }
+
+    #[test]
     fn periods_res_series_and_delivery_metrics() {
         for op in V1_OPERATIONS {
             assert_eq!(
