@@ -26,14 +26,25 @@ impl Counts {
         self.0.get(key).copied().unwrap_or(0)
     }
 
-    fn set(&mut self, key: &'static str, value: u64) {
-        self.0.insert(key, value);
-    }
-
     /// Whether every count is 0.
     #[cfg(test)]
     pub(crate) fn is_zero(&self) -> bool {
         self.0.values().all(|v| *v == 0)
+    }
+}
+
+impl std::ops::Index<&'static str> for Counts {
+    type Output = u64;
+
+    fn index(&self, key: &'static str) -> &u64 {
+        self.0.get(key).unwrap_or(&0)
+    }
+}
+
+impl std::ops::IndexMut<&'static str> for Counts {
+    /// The count of `key`, set by the model (0 until it is).
+    fn index_mut(&mut self, key: &'static str) -> &mut u64 {
+        self.0.entry(key).or_insert(0)
     }
 }
 
@@ -157,100 +168,67 @@ pub(crate) fn bucket_counts(root: Key, s: &Sender, period: Unit, start: DateTime
     };
     let human_clicked = part(clicked, r("human_clicked", 0.8, 0.97), p("human_clicked"));
 
-    c.set("sent", sent);
-    c.set("failed", failed);
-    c.set("attempted", sent + failed);
-    c.set("suppressed", suppressed);
-    c.set("created", sent + failed + suppressed);
-    c.set(
-        "deferred",
-        part(sent, r("deferred", 0.0, 0.02), p("deferred")),
-    );
-    c.set("bounced", bounced);
-    c.set("undeliverable", undeliverable);
-    c.set("delivered", delivered);
-    c.set("opened", opened);
-    c.set("human_opened", human_opened);
-    c.set("prefetch_opened", opened - human_opened);
-    c.set(
-        "open_untracked",
-        if email {
-            part(
-                delivered,
-                r("open_untracked", 0.0, 0.03),
-                p("open_untracked"),
-            )
-        } else {
-            0
-        },
-    );
-    c.set("clicked", clicked);
-    c.set("human_clicked", human_clicked);
-    c.set("machine_clicked", clicked - human_clicked);
-    c.set(
-        "link_untracked",
-        part(clicked, r("link_untracked", 0.0, 0.05), p("link_untracked")),
-    );
-    c.set(
-        "converted",
-        part(clicked, r("converted", 0.05, 0.3), p("converted")),
-    );
-    c.set(
-        "spammed",
-        if email {
-            part(delivered, r("spammed", 0.0, 0.003), p("spammed"))
-        } else {
-            0
-        },
-    );
-    c.set(
-        "unsubscribed",
-        if opens {
-            part(delivered, r("unsubscribed", 0.0, 0.008), p("unsubscribed"))
-        } else {
-            0
-        },
-    );
-    c.set(
-        "topic_unsubscribed",
-        if email {
-            part(
-                delivered,
-                r("topic_unsubscribed", 0.0, 0.004),
-                p("topic_unsubscribed"),
-            )
-        } else {
-            0
-        },
-    );
-    c.set(
-        "replied",
-        if ch == "twilio" {
-            part(delivered, r("replied", 0.0, 0.05), p("replied"))
-        } else {
-            0
-        },
-    );
-    c.set(
-        "untracked",
-        part(sent, r("untracked", 0.0, 0.01), p("untracked")),
-    );
+    c["sent"] = sent;
+    c["failed"] = failed;
+    c["attempted"] = sent + failed;
+    c["suppressed"] = suppressed;
+    c["created"] = sent + failed + suppressed;
+    c["deferred"] = part(sent, r("deferred", 0.0, 0.02), p("deferred"));
+    c["bounced"] = bounced;
+    c["undeliverable"] = undeliverable;
+    c["delivered"] = delivered;
+    c["opened"] = opened;
+    c["human_opened"] = human_opened;
+    c["prefetch_opened"] = opened - human_opened;
+    c["open_untracked"] = if email {
+        part(
+            delivered,
+            r("open_untracked", 0.0, 0.03),
+            p("open_untracked"),
+        )
+    } else {
+        0
+    };
+    c["clicked"] = clicked;
+    c["human_clicked"] = human_clicked;
+    c["machine_clicked"] = clicked - human_clicked;
+    c["link_untracked"] = part(clicked, r("link_untracked", 0.0, 0.05), p("link_untracked"));
+    c["converted"] = part(clicked, r("converted", 0.05, 0.3), p("converted"));
+    c["spammed"] = if email {
+        part(delivered, r("spammed", 0.0, 0.003), p("spammed"))
+    } else {
+        0
+    };
+    c["unsubscribed"] = if opens {
+        part(delivered, r("unsubscribed", 0.0, 0.008), p("unsubscribed"))
+    } else {
+        0
+    };
+    c["topic_unsubscribed"] = if email {
+        part(
+            delivered,
+            r("topic_unsubscribed", 0.0, 0.004),
+            p("topic_unsubscribed"),
+        )
+    } else {
+        0
+    };
+    c["replied"] = if ch == "twilio" {
+        part(delivered, r("replied", 0.0, 0.05), p("replied"))
+    } else {
+        0
+    };
+    c["untracked"] = part(sent, r("untracked", 0.0, 0.01), p("untracked"));
     if email || ch == "in_app" {
-        c.set(
-            "tracking_consent_granted",
-            part(
-                delivered,
-                r("consent_granted", 0.0, 0.02),
-                p("consent_granted"),
-            ),
+        c["tracking_consent_granted"] = part(
+            delivered,
+            r("consent_granted", 0.0, 0.02),
+            p("consent_granted"),
         );
-        c.set(
-            "tracking_consent_denied",
-            part(
-                delivered,
-                r("consent_denied", 0.0, 0.005),
-                p("consent_denied"),
-            ),
+        c["tracking_consent_denied"] = part(
+            delivered,
+            r("consent_denied", 0.0, 0.005),
+            p("consent_denied"),
         );
     }
     c
