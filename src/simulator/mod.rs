@@ -31,7 +31,8 @@
 //! which only the 2022 spec has here): path parameter types, query parameter names (an unknown
 //! one is refused), types, enums, `minimum`/`maximum`, required parameters, and JSON bodies.
 //! A refused request gets 400 and `{"errors":[{"detail":..,"status":"400","source":{..}}]}`, the
-//! detail naming the operation, the parameter, the value and what is valid. Validation follows
+//! detail naming the operation, the parameter, the value and what is valid (`meta.contract`: the
+//! spec file of the rule). Validation follows
 //! auth and the rate limit (a gateway checks the key and counts the request first). Quirks the
 //! spec documents in prose are kept: campaign metrics `version` other than `2` is version 1;
 //! `res`, `start`, `end` are required only with `version=2`; `steps` out of range is

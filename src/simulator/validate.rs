@@ -25,8 +25,9 @@
 //!   `anyOf`. A body schema without `type` (the collapsed audience filters) accepts any value.
 //!
 //! A refused request is answered 400 with the vendor error body, one `errors[]` entry whose
-//! `detail` names the operation, the parameter (or JSON pointer), the value and what is valid, and
-//! whose `source` is `{"parameter": name}` (query and path) or `{"pointer": "/path"}` (body).
+//! `detail` names the operation, the parameter (or JSON pointer), the value and what is valid,
+//! whose `source` is `{"parameter": name}` (query and path) or `{"pointer": "/path"}` (body), and
+//! whose `meta.contract` names the spec file the rule comes from.
 //!
 //! # Documented quirks, read from the descriptions
 //! * A parameter whose description says "Any other value" (campaign metrics `version`: "Any other
@@ -74,9 +75,12 @@ impl Contracts {
     pub(crate) fn from_specs() -> Result<Self, String> {
         let mut contracts = Contracts::default();
         for (file, text) in [
-            ("journeys-app.2026-excerpt.json", EXCERPT_2026),
-            ("journeys-app.2026-ops.json", OPS_2026),
-            ("customer_io_api.2022-ops.json", OPS_2022),
+            (
+                "spec/customerio-api/journeys-app.2026-excerpt.json",
+                EXCERPT_2026,
+            ),
+            ("spec/journeys-app.2026-ops.json", OPS_2026),
+            ("spec/customer_io_api.2022-ops.json", OPS_2022),
         ] {
             contracts.add_file(file, text)?;
         }
@@ -85,11 +89,11 @@ impl Contracts {
 
     fn add_file(&mut self, file: &'static str, text: &str) -> Result<(), String> {
         let doc: Value =
-            serde_json::from_str(text).map_err(|e| format!("spec/{file} is not JSON: {e}"))?;
+            serde_json::from_str(text).map_err(|e| format!("{file} is not JSON: {e}"))?;
         let paths = doc
             .get("paths")
             .and_then(Value::as_object)
-            .ok_or_else(|| format!("spec/{file} has no `paths` object"))?;
+            .ok_or_else(|| format!("{file} has no `paths` object"))?;
         for (path, item) in paths {
             let Some(item) = item.as_object() else {
                 continue;
@@ -102,7 +106,7 @@ impl Contracts {
                     continue;
                 }
                 let operation = Operation::parse(file, path, method, op)
-                    .map_err(|e| format!("spec/{file}: {id}: {e}"))?;
+                    .map_err(|e| format!("{file}: {id}: {e}"))?;
                 self.ops.insert(id.to_string(), Arc::new(operation));
             }
         }
@@ -148,7 +152,7 @@ struct Param {
 #[derive(Debug)]
 pub(crate) struct Operation {
     id: String,
-    /// The spec file it was read from.
+    /// The spec file it was read from (`spec/...`), named in refusals' `meta.contract`.
     file: &'static str,
     /// The path template split on `/` (`{name}` for a parameter).
     template: Vec<String>,
@@ -163,6 +167,8 @@ pub(crate) struct Refusal {
     pub(crate) detail: String,
     /// The `source` object (`{"parameter": ..}` or `{"pointer": ..}`).
     pub(crate) source: Value,
+    /// The spec file whose contract refused the request (`meta.contract` of the answer).
+    pub(crate) contract: &'static str,
 }
 
 impl Refusal {
@@ -170,6 +176,7 @@ impl Refusal {
         Refusal {
             detail,
             source: json!({ "parameter": name }),
+            contract: "",
         }
     }
 
@@ -177,6 +184,7 @@ impl Refusal {
         Refusal {
             detail,
             source: json!({ "pointer": pointer }),
+            contract: "",
         }
     }
 
@@ -187,6 +195,7 @@ impl Refusal {
             "detail": self.detail,
             "status": status.as_u16().to_string(),
             "source": self.source,
+            "meta": {"contract": self.contract},
         }]});
         json_response(status, body.to_string())
     }
@@ -261,8 +270,17 @@ impl Operation {
 
     /// Checks the path (`/v1/campaigns/7/metrics`) and the raw query string.
     pub(crate) fn check_request(&self, path: &str, query: Option<&str>) -> Result<(), Refusal> {
-        self.check_path(path)?;
-        self.check_query(query)
+        self.check_path(path)
+            .and_then(|()| self.check_query(query))
+            .map_err(|r| self.named(r))
+    }
+
+    /// `refusal` with this contract's file named.
+    fn named(&self, refusal: Refusal) -> Refusal {
+        Refusal {
+            contract: self.file,
+            ..refusal
+        }
     }
 
     fn check_path(&self, path: &str) -> Result<(), Refusal> {
@@ -396,6 +414,10 @@ impl Operation {
 
     /// Checks a JSON body against the operation's body schema.
     pub(crate) fn check_body(&self, bytes: &[u8]) -> Result<(), Refusal> {
+        self.check_body_value(bytes).map_err(|r| self.named(r))
+    }
+
+    fn check_body_value(&self, bytes: &[u8]) -> Result<(), Refusal> {
         let Some(schema) = &self.body else {
             return Ok(());
         };
@@ -422,18 +444,13 @@ impl Operation {
             Refusal::pointer(&pointer, format!("{}: request body {rule}", self.id))
         })
     }
-
-    /// Where this contract was read from (for messages and tests).
-    pub(crate) fn file(&self) -> &'static str {
-        self.file
-    }
 }
 
 /// Whether a query value spells an enum member (`"2"` for `"2"`, `"60"` for `60`).
 fn enum_matches(allowed: &Value, value: &str) -> bool {
     match allowed {
         Value::String(s) => s == value,
-        other => other.to_string() == value,
+        other => value.parse::<Value>().is_ok_and(|v| &v == other),
     }
 }
 
@@ -743,8 +760,12 @@ mod tests {
             assert!(c.get(op).is_some(), "{op}");
         }
         assert_eq!(
-            c.get("getCampaigns").unwrap().file(),
-            "customer_io_api.2022-ops.json"
+            c.get("getCampaigns").unwrap().file,
+            "spec/customer_io_api.2022-ops.json"
+        );
+        assert_eq!(
+            c.get("listNewsletters").unwrap().file,
+            "spec/journeys-app.2026-ops.json"
         );
     }
 
@@ -767,6 +788,10 @@ mod tests {
             .unwrap_err();
         assert_eq!(missing.source, json!({"parameter": "end"}));
         let inbox = op.check_request(path, Some("type=inbox")).unwrap_err();
+        assert_eq!(
+            inbox.contract,
+            "spec/customerio-api/journeys-app.2026-excerpt.json"
+        );
         assert!(inbox.detail.contains("'inbox'"), "{}", inbox.detail);
         assert!(
             inbox.detail.contains("live_notification"),

@@ -50,6 +50,10 @@ async fn strict_refuses_inbox_on_campaign_metrics_naming_the_parameter() {
     let us = sim.us_url();
     let e = refusal(&get(&us, &v2("&type=inbox"), US).await, "type=inbox");
     assert_eq!(e["source"], json!({"parameter": "type"}));
+    assert_eq!(
+        e["meta"]["contract"],
+        "spec/customerio-api/journeys-app.2026-excerpt.json"
+    );
     for word in [
         "type",
         "'inbox'",
@@ -73,6 +77,7 @@ async fn strict_refuses_unknown_query_parameters() {
     let us = sim.us_url();
     let e = refusal(&get(&us, "/v1/campaigns?bogus=1", US).await, "bogus");
     assert_eq!(e["source"], json!({"parameter": "bogus"}));
+    assert_eq!(e["meta"]["contract"], "spec/journeys-app.2026-ops.json");
     assert!(detail(&e).contains("'bogus'"), "{}", detail(&e));
     assert!(detail(&e).contains("no query parameters"), "{}", detail(&e));
     // An operation with parameters lists them.
