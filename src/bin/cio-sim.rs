@@ -4,6 +4,7 @@
 //! cio-sim --port 4010                 # US host on 4010, EU host on 4011
 //! cio-sim --customers 1000000 --rate-limit 50 --error-5xx-rate 0.05
 //! cio-sim --workspaces 8              # sim_ws1..sim_ws8, keys sim-ws1-key..., all US
+//! cio-sim --lenient                   # accept requests the vendor contracts refuse
 //! ```
 
 use std::process::ExitCode;
@@ -86,6 +87,10 @@ struct Args {
     /// Lifetime of signed download links, in seconds.
     #[arg(long, default_value_t = 900)]
     url_ttl_secs: u64,
+    /// Do not validate requests against the vendor contracts (strict is the default: an unknown
+    /// parameter, a bad enum value, a wrong type or a missing required one gets a 400).
+    #[arg(long)]
+    lenient: bool,
 }
 
 fn parse_pending(s: &str) -> Result<DownloadWhilePending, String> {
@@ -139,6 +144,7 @@ impl Args {
                 url_ttl: Duration::from_secs(self.url_ttl_secs),
                 ..ExportConfig::default()
             },
+            strict: !self.lenient,
         }
     }
 }

@@ -5,7 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::error::{ApiError, ApiResult};
 
-/// The parsed query string of a request. Unknown parameters are ignored, as the real API does.
+/// The parsed query string of a request. Unknown parameters are ignored here: in strict mode
+/// ([`validate`](super::validate)) they are refused before a handler runs.
 #[derive(Debug, Default)]
 pub(crate) struct Params {
     pairs: Vec<(String, String)>,

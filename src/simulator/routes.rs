@@ -1,10 +1,16 @@
 //! The router of one host and the `/v1` request pipeline:
-//! count → auth (401) → scripted answer → rate limit (429) → latency → random fault → handler.
+//! count → auth (401) → scripted answer → rate limit (429) → latency → strict request validation
+//! (400, [`validate`](super::validate)) → random fault → handler.
+//!
+//! Validation comes after auth and the rate limit, as on a real API gateway: a request without a
+//! valid key is a 401 whatever its parameters, and every authenticated request, valid or not,
+//! draws from the workspace's bucket (a client that floods with bad requests is still throttled).
+//! Scripted answers replace the whole answer, so they come before validation.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Bytes, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
@@ -17,6 +23,7 @@ use super::faults::{self, Fault, ScriptKind};
 use super::hash::Key;
 use super::limits::format_rate;
 use super::state::SimState;
+use super::validate::{Contracts, Operation};
 use super::{
     Region, ScriptedResponse, api_catalog, api_metrics, api_people, export_files, exports,
 };
@@ -27,15 +34,19 @@ struct Gate {
     state: Arc<SimState>,
     region: Region,
     operation: &'static str,
+    /// The operation's vendor contract (`None`: no spec file has it; strict mode answers 500).
+    contract: Option<Arc<Operation>>,
 }
 
-/// The router of `region`'s host.
-pub(crate) fn router(state: Arc<SimState>, region: Region) -> Router {
+/// The router of `region`'s host; `contracts` are the vendor contracts its requests are checked
+/// against when [`SimConfig::strict`](super::SimConfig::strict) is on.
+pub(crate) fn router(state: Arc<SimState>, region: Region, contracts: &Contracts) -> Router {
     let op = |operation: &'static str, route: MethodRouter<Arc<SimState>>| {
         let gate = Gate {
             state: state.clone(),
             region,
             operation,
+            contract: contracts.get(operation),
         };
         route.route_layer(from_fn_with_state(gate, gate_v1))
     };
@@ -183,6 +194,12 @@ async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
+    if state.config.strict {
+        req = match validated(gate, req).await {
+            Ok(req) => req,
+            Err(refused) => return refused,
+        };
+    }
     let n = state.next_fault_number();
     let (fault, slow) = state.config.faults.decide(state.config.seed, n);
     let injected = u64::from(fault.is_some()) + u64::from(slow.is_some());
@@ -207,6 +224,40 @@ async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
             }
         }
     }
+}
+
+/// The largest request body strict validation reads (the connector's largest is a 100-id batch).
+const MAX_VALIDATED_BODY: usize = 16 * 1024 * 1024;
+
+/// Checks `req` against the operation's vendor contract: the request back (its body restored), or
+/// the 400 answer.
+async fn validated(gate: &Gate, req: Request) -> Result<Request, Response> {
+    let Some(contract) = &gate.contract else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the simulator has no vendor contract for operationId {}; run it with --lenient",
+                gate.operation
+            ),
+        )
+        .into_response());
+    };
+    contract
+        .check_request(req.uri().path(), req.uri().query())
+        .map_err(|r| r.into_response())?;
+    if !contract.has_body() {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, MAX_VALIDATED_BODY).await.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}: the request body could not be read ({e}); at most {MAX_VALIDATED_BODY} bytes",
+            gate.operation
+        ))
+        .into_response()
+    })?;
+    contract.check_body(&bytes).map_err(|r| r.into_response())?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Runs the handler and collects its answer.

@@ -670,7 +670,8 @@ async fn customer_search_pages_through_every_person_once() {
     }
     assert_eq!((cio_ids.len(), pages), (5_000, 5));
     assert!(without_id > 0);
-    // Limits: default 50, clamped to 1000, at least 1.
+    // Limits: default 50, at most 1000 (the 2026 contract's maximum: the strict simulator refuses
+    // more, the lenient one clamps, see strict.rs), at least 1.
     assert_eq!(
         post(&us, "/v1/customers", US, all.clone()).await.body["ids"]
             .as_array()
@@ -678,8 +679,14 @@ async fn customer_search_pages_through_every_person_once() {
             .len(),
         50
     );
-    let big = post(&us, "/v1/customers?limit=4000", US, all.clone()).await;
+    let big = post(&us, "/v1/customers?limit=1000", US, all.clone()).await;
     assert_eq!(big.body["ids"].as_array().unwrap().len(), 1000);
+    assert_eq!(
+        post(&us, "/v1/customers?limit=4000", US, all.clone())
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         post(&us, "/v1/customers?limit=0", US, all.clone())
             .await
