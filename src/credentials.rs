@@ -123,6 +123,20 @@ impl Credential {
         self.base_url = Some(url.into());
         self
     }
+
+    /// Refuses a table `region` that contradicts this credential's region: a key belongs to one
+    /// region, and the other region's host answers 401. `name` is the credential's name; the
+    /// message names it and both regions, never the key.
+    pub fn check_region(&self, name: &str, table_region: Option<Region>) -> Result<()> {
+        match (table_region, self.region) {
+            (Some(table), Some(own)) if table != own => Err(Error::option(format!(
+                "option region: '{table}' contradicts credential '{name}', whose region is \
+                 '{own}'; drop the region option (the credential's region and base_url apply) \
+                 or use a credential of region {table}"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -17,3 +17,4 @@ mod s3;
 mod schedule;
 mod simulator;
 mod tables;
+mod vocabulary;
