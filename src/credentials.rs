@@ -423,4 +423,26 @@ mod tests {
         );
         std::fs::remove_file(path).ok();
     }
+
+    #[test]
+    fn table_region_must_agree_with_the_credentials() {
+        let eu = Credential::new("canary-secret").with_region(Region::Eu);
+        assert!(eu.check_region("acme", None).is_ok());
+        assert!(eu.check_region("acme", Some(Region::Eu)).is_ok());
+        // A credential without a region takes any table region.
+        assert!(
+            Credential::new("k")
+                .check_region("acme", Some(Region::Us))
+                .is_ok()
+        );
+        let err = eu
+            .check_region("acme", Some(Region::Us))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'us'") && err.contains("'eu'") && err.contains("credential 'acme'"),
+            "{err}"
+        );
+        assert!(!err.contains("canary-secret"), "{err}");
+    }
 }

@@ -66,7 +66,8 @@ impl Report {
     fn metric_operations(self) -> &'static str {
         match self {
             Report::Campaigns => "campaignMetrics (version 2) and campaignLinkMetrics",
-            _ => "getNewsletterMetrics and getNewsletterLinks",
+            Report::Newsletters => "getNewsletterMetrics and getNewsletterLinks",
+            _ => "no metrics endpoint",
         }
     }
 
@@ -103,11 +104,11 @@ const CONNECTION_OPTIONS: [(&str, &str); 8] = [
     ),
     (
         "region",
-        "us or eu (default: the credential's region, else us)",
+        "us or eu, agreeing with the credential's region if it has one (default: the credential's region, else us)",
     ),
     (
         "base_url",
-        "replaces the region's URL, e.g. the simulator or a proxy",
+        "replaces the credential's base_url and the region's URL, e.g. the simulator or a proxy",
     ),
     (
         "workspace",
