@@ -628,8 +628,8 @@ impl TableOptions {
                     .map(|p| format!("{} {p}", report.max_steps(*p)))
                     .collect();
                 Error::option(format!(
-                    "option steps: '{v}' is out of range for period {} of report {report}; valid \
-                     values are 1 to {max} ({}, the limits of Customer.io's {})",
+                    "option steps: '{v}' is out of range for period {}; valid values are 1 to \
+                     {max} (report {report}: {}, the limits of Customer.io's {})",
                     m.period,
                     maxima.join(", "),
                     report.metric_operations()
