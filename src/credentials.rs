@@ -123,6 +123,20 @@ impl Credential {
         self.base_url = Some(url.into());
         self
     }
+
+    /// Refuses a table `region` that contradicts this credential's region: a key belongs to one
+    /// region, and the other region's host answers 401. `name` is the credential's name; the
+    /// message names it and both regions, never the key.
+    pub fn check_region(&self, name: &str, table_region: Option<Region>) -> Result<()> {
+        match (table_region, self.region) {
+            (Some(table), Some(own)) if table != own => Err(Error::option(format!(
+                "option region: '{table}' contradicts credential '{name}', whose region is \
+                 '{own}'; drop the region option (the credential's region and base_url apply) \
+                 or use a credential of region {table}"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -408,5 +422,27 @@ mod tests {
             "{err}"
         );
         std::fs::remove_file(path).ok();
+    }
+
+    #[test]
+    fn table_region_must_agree_with_the_credentials() {
+        let eu = Credential::new("canary-secret").with_region(Region::Eu);
+        assert!(eu.check_region("acme", None).is_ok());
+        assert!(eu.check_region("acme", Some(Region::Eu)).is_ok());
+        // A credential without a region takes any table region.
+        assert!(
+            Credential::new("k")
+                .check_region("acme", Some(Region::Us))
+                .is_ok()
+        );
+        let err = eu
+            .check_region("acme", Some(Region::Us))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'us'") && err.contains("'eu'") && err.contains("credential 'acme'"),
+            "{err}"
+        );
+        assert!(!err.contains("canary-secret"), "{err}");
     }
 }

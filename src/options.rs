@@ -51,6 +51,41 @@ impl Report {
         }
     }
 
+    /// The channels `metric_type` accepts: the `type` enum of the report's metrics endpoint in
+    /// the 2026 spec (`campaignMetrics` for campaigns, `getNewsletterMetrics` for newsletters);
+    /// empty for the reports without `metric_type`. The link endpoints take no `type`.
+    pub fn metric_types(self) -> &'static [&'static str] {
+        match self {
+            Report::Campaigns => &CAMPAIGN_METRIC_TYPES,
+            Report::Newsletters => &NEWSLETTER_METRIC_TYPES,
+            _ => &[],
+        }
+    }
+
+    /// The vendor operations a metric report's `period` and `steps` must satisfy, for messages.
+    fn metric_operations(self) -> &'static str {
+        match self {
+            Report::Campaigns => "campaignMetrics (version 2) and campaignLinkMetrics",
+            Report::Newsletters => "getNewsletterMetrics and getNewsletterLinks",
+            _ => "no metrics endpoint",
+        }
+    }
+
+    /// The largest `steps` this report accepts for `period`.
+    ///
+    /// Newsletters read version 1 only (`getNewsletterMetrics`, `getNewsletterLinks`): the 2026
+    /// maximums, [`Period::max_steps`]. Campaigns read link metrics with version 1 too, but
+    /// metrics with version 2, asking for the `steps + 1` buckets up to the end of the current
+    /// one, and version 2's `end` "is limited to 10 years from `start`": `steps + 1` months must
+    /// fit in 120, so months stop at 119 for campaigns.
+    pub fn max_steps(self, period: Period) -> u32 {
+        let v1 = period.max_steps();
+        match (self, period) {
+            (Report::Campaigns, Period::Months) => v1.min(V2_MAX_MONTHS - 1),
+            _ => v1,
+        }
+    }
+
     /// The options this report accepts, with a one-line description each.
     pub fn options(self) -> &'static [(&'static str, &'static str)] {
         match self {
@@ -69,11 +104,11 @@ const CONNECTION_OPTIONS: [(&str, &str); 8] = [
     ),
     (
         "region",
-        "us or eu (default: the credential's region, else us)",
+        "us or eu, agreeing with the credential's region if it has one (default: the credential's region, else us)",
     ),
     (
         "base_url",
-        "replaces the region's URL, e.g. the simulator or a proxy",
+        "replaces the credential's base_url and the region's URL, e.g. the simulator or a proxy",
     ),
     (
         "workspace",
@@ -108,12 +143,12 @@ const METRIC_OPTIONS: &[(&str, &str)] = &[
     CONNECTION_OPTIONS[7],
     (
         "metric_type",
-        "channel to report: email, webhook, twilio, urban_airship, slack, push, whatsapp, in_app, live_notification, inbox (default: all)",
+        "channel to report: campaigns email, webhook, twilio, whatsapp, slack, push, in_app, live_notification; newsletters email, webhook, twilio, push, in_app, inbox (default: all)",
     ),
     ("period", "hours, days, weeks or months (default days)"),
     (
         "steps",
-        "periods before the current one: up to 24 hours, 45 days, 12 weeks, 120 months (default the maximum, 12 for months)",
+        "periods before the current one: up to 24 hours, 45 days, 12 weeks, 121 months (campaigns 119) (default the maximum, 12 for months)",
     ),
     (
         "unique_links",
@@ -203,8 +238,13 @@ pub const DELIVERY_METRICS: [&str; 13] = [
     "undeliverable",
 ];
 
-/// The longest deliveries window Customer.io returns (it silently cuts longer ones).
-pub const MAX_DELIVERIES_WINDOW_DAYS: i64 = 366;
+/// The longest deliveries window Customer.io returns, in calendar months (it silently cuts
+/// longer ones to the last 12 months). See [`check_window`].
+pub const MAX_DELIVERIES_WINDOW_MONTHS: u32 = 12;
+
+/// The longest version-2 campaign metrics window, in months: "`end`: limited to 10 years from
+/// `start`" (2026 spec, `campaignMetrics`).
+pub const V2_MAX_MONTHS: u32 = 120;
 
 /// The furthest back a relative time (`-7d`) may reach: 100 years.
 pub const MAX_RELATIVE_DAYS: i64 = 36_525;
@@ -235,15 +275,34 @@ impl FromStr for Report {
     }
 }
 
-/// The channels `metric_type` accepts: the product description's values and the 2026 API's.
-pub const METRIC_TYPES: [&str; 10] = [
+/// The channels `metric_type` accepts on `campaigns`: the `type` enum of `campaignMetrics` in
+/// the 2026 spec, in its order.
+pub const CAMPAIGN_METRIC_TYPES: [&str; 8] = [
     "email",
     "webhook",
     "twilio",
-    "urban_airship",
+    "whatsapp",
     "slack",
     "push",
+    "in_app",
+    "live_notification",
+];
+
+/// The channels `metric_type` accepts on `newsletters`: the `type` enum of
+/// `getNewsletterMetrics` in the 2026 spec, in its order.
+pub const NEWSLETTER_METRIC_TYPES: [&str; 6] =
+    ["email", "webhook", "twilio", "push", "in_app", "inbox"];
+
+/// Every channel either metric report accepts (the union of [`CAMPAIGN_METRIC_TYPES`] and
+/// [`NEWSLETTER_METRIC_TYPES`]). Tables check the list of their own report,
+/// [`Report::metric_types`].
+pub const METRIC_TYPES: [&str; 9] = [
+    "email",
+    "webhook",
+    "twilio",
     "whatsapp",
+    "slack",
+    "push",
     "in_app",
     "live_notification",
     "inbox",
@@ -553,7 +612,7 @@ impl TableOptions {
 
         let m = &mut options.metrics;
         if let Some(v) = get("metric_type") {
-            m.metric_type = Some(parse_metric_type(v)?);
+            m.metric_type = Some(parse_metric_type(report, v)?);
         }
         if let Some(v) = get("period") {
             m.period = v
@@ -562,12 +621,18 @@ impl TableOptions {
             m.steps = m.period.default_steps();
         }
         if let Some(v) = get("steps") {
-            let max = m.period.max_steps();
+            let max = report.max_steps(m.period);
             m.steps = parse_int("steps", v, 1, max as i64).map_err(|_| {
+                let maxima: Vec<String> = Period::ALL
+                    .iter()
+                    .map(|p| format!("{} {p}", report.max_steps(*p)))
+                    .collect();
                 Error::option(format!(
-                    "option steps: '{v}' is out of range for period {}; valid values are \
-                         1 to {max} (24 hours, 45 days, 12 weeks, 120 months)",
-                    m.period
+                    "option steps: '{v}' is out of range for period {}; valid values are 1 to \
+                     {max} (report {report}: {}, the limits of Customer.io's {})",
+                    m.period,
+                    maxima.join(", "),
+                    report.metric_operations()
                 ))
             })? as u32;
         }
@@ -637,6 +702,15 @@ impl TableOptions {
 }
 
 /// Refuses windows that end before they start, or are longer than Customer.io returns.
+///
+/// "If your start and end range is more than 12 months, we'll return 12 months of data from the
+/// most recent timestamp": a window is refused when `end` is after `start` plus 12 calendar
+/// months. The months are counted in UTC: the API takes the bounds as unix timestamps and names
+/// no zone for this limit (unlike the Eastern-time metric buckets), and UTC is the zone the
+/// bounds are written in. A year holding a 29 February allows 366 days, another 365. Counting
+/// forward from `start` (chrono's calendar arithmetic, 29 February plus 12 months being
+/// 28 February) is never looser than the vendor's counting back from `end`, so no accepted
+/// window loses a day.
 pub fn check_window(
     start: Option<TimeSpec>,
     end: Option<TimeSpec>,
@@ -651,11 +725,16 @@ pub fn check_window(
              come before end"
         )));
     }
-    if end_t - start_t > chrono::Duration::days(MAX_DELIVERIES_WINDOW_DAYS) {
+    // `None` only past the end of chrono's range, where no end can be later.
+    let limit = start_t.checked_add_months(chrono::Months::new(MAX_DELIVERIES_WINDOW_MONTHS));
+    if let Some(limit) = limit
+        && end_t > limit
+    {
         return Err(Error::option(format!(
-            "options start/end: the window from {start_t} to {end_t} is longer than 12 months; \
-             Customer.io would silently return only the last 12 months, so split it into windows \
-             of at most 12 months (several tables, combined with UNION ALL)"
+            "options start/end: the window from {start_t} to {end_t} is longer than \
+             {MAX_DELIVERIES_WINDOW_MONTHS} calendar months (in UTC, it may end at {limit} at \
+             the latest); Customer.io would silently return only the last 12 months, so split \
+             it into windows of at most 12 months (several tables, combined with UNION ALL)"
         )));
     }
     Ok(())
@@ -764,19 +843,26 @@ fn parse_time(name: &str, v: &str) -> Result<TimeSpec> {
     )))
 }
 
-fn parse_metric_type(v: &str) -> Result<String> {
+/// `metric_type` for `report`: one of [`Report::metric_types`], in any case.
+fn parse_metric_type(report: Report, v: &str) -> Result<String> {
     let lower = v.to_ascii_lowercase();
-    if METRIC_TYPES.contains(&lower.as_str()) {
-        Ok(lower)
-    } else {
-        let hint = did_you_mean(&lower, &METRIC_TYPES)
-            .map(|s| format!("did you mean '{s}'? "))
-            .unwrap_or_default();
-        Err(Error::option(format!(
-            "option metric_type: '{v}' is not a channel; {hint}valid values are {}",
-            METRIC_TYPES.join(", ")
-        )))
+    let valid = report.metric_types();
+    if valid.contains(&lower.as_str()) {
+        return Ok(lower);
     }
+    let hint = did_you_mean(&lower, valid)
+        .map(|s| format!("did you mean '{s}'? "))
+        .unwrap_or_default();
+    let elsewhere = Report::ALL
+        .iter()
+        .find(|r| r.metric_types().contains(&lower.as_str()))
+        .map(|r| format!(" ('{lower}' is a channel of report {r} only)"))
+        .unwrap_or_default();
+    Err(Error::option(format!(
+        "option metric_type: '{v}' is not a channel of report {report}{elsewhere}; {hint}valid \
+         values are {}",
+        valid.join(", ")
+    )))
 }
 
 fn parse_base_url(v: &str) -> Result<String> {

@@ -39,16 +39,16 @@ impl Period {
         }
     }
 
-    /// The largest `steps` the API accepts: 24 hours, 45 days, 12 weeks, 120 months.
-    ///
-    /// The 2026 spec allows 121 months for version 1; 120 keeps version 2 (whose window is limited to
-    /// ten years) and both specs satisfied.
+    /// The largest `steps` version 1 accepts: 24 hours, 45 days, 12 weeks, 121 months (the 2026
+    /// spec, `getNewsletterMetrics`, `getNewsletterLinks`, `campaignLinkMetrics`; the 2022 spec
+    /// said 120 months). A report's own limit is [`crate::Report::max_steps`]: campaigns also
+    /// read version 2, whose window is limited to ten years.
     pub fn max_steps(self) -> u32 {
         match self {
             Period::Hours => 24,
             Period::Days => 45,
             Period::Weeks => 12,
-            Period::Months => 120,
+            Period::Months => 121,
         }
     }
 

@@ -54,6 +54,10 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// A configuration from a credential and optional overrides (the table's options).
+    ///
+    /// The base URL is the table's `base_url`, else the credential's `base_url`, else the host of
+    /// the table's region, else of the credential's region, else the US host. A table region that
+    /// contradicts the credential's is refused earlier, by [`Credential::check_region`].
     pub fn from_credential(
         credential: &Credential,
         region: Option<Region>,
@@ -62,12 +66,14 @@ impl ClientConfig {
     ) -> Self {
         let base_url = base_url
             .map(str::to_string)
-            .or_else(|| match region {
-                // An explicit region wins over the credential's base URL.
-                Some(r) => Some(r.base_url().to_string()),
-                None => credential.base_url.clone(),
-            })
-            .unwrap_or_else(|| credential.region.unwrap_or_default().base_url().to_string());
+            .or_else(|| credential.base_url.clone())
+            .unwrap_or_else(|| {
+                region
+                    .or(credential.region)
+                    .unwrap_or_default()
+                    .base_url()
+                    .to_string()
+            });
         ClientConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: credential.api_key.clone(),
@@ -524,9 +530,16 @@ mod tests {
             ClientConfig::from_credential(&cred, None, None, None).base_url,
             "http://127.0.0.1:9"
         );
+        // The credential's base URL wins over a table region (a proxy stays in the path).
         assert_eq!(
-            ClientConfig::from_credential(&cred, Some(Region::Us), None, None).base_url,
-            "https://api.customer.io"
+            ClientConfig::from_credential(&cred, Some(Region::Eu), None, None).base_url,
+            "http://127.0.0.1:9"
+        );
+        // Without a base URL, the table's region wins over the credential's.
+        assert_eq!(
+            ClientConfig::from_credential(&Credential::new("k"), Some(Region::Eu), None, None)
+                .base_url,
+            "https://api-eu.customer.io"
         );
         assert_eq!(
             ClientConfig::from_credential(&cred, Some(Region::Us), Some("http://x:1"), Some(3.0))

@@ -74,6 +74,7 @@ impl CustomerIoTable {
         }
         let c = &options.connection;
         let credential = credentials.resolve(&c.key)?;
+        credential.check_region(&c.key, c.region)?;
         let mut config = ClientConfig::from_credential(
             &credential,
             c.region,

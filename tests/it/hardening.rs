@@ -282,8 +282,13 @@ async fn every_option_of_every_report_rejects_bad_input_at_create_time() {
         ),
         (
             "newsletters",
-            &[("period", "months"), ("steps", "121")],
-            &["steps", "121", "1 to 120"],
+            &[("period", "months"), ("steps", "122")],
+            &["steps", "122", "1 to 121"],
+        ),
+        (
+            "campaigns",
+            &[("period", "months"), ("steps", "120")],
+            &["steps", "120", "1 to 119", "campaignMetrics (version 2)"],
         ),
         (
             "deliveries_export",
@@ -298,7 +303,19 @@ async fn every_option_of_every_report_rejects_bad_input_at_create_time() {
         (
             "deliveries_export",
             &[("start", "2024-01-01"), ("end", "2026-01-01")],
-            &["start/end", "longer than 12 months"],
+            &["start/end", "longer than 12 calendar months"],
+        ),
+        (
+            // 366 days without a 29 February: 12 months and a day.
+            "deliveries_export",
+            &[("start", "2022-03-01"), ("end", "2023-03-02")],
+            &[
+                "start/end",
+                "2022-03-01 00:00:00 UTC",
+                "2023-03-02 00:00:00 UTC",
+                "longer than 12 calendar months",
+                "2023-03-01 00:00:00 UTC at the latest",
+            ],
         ),
     ];
     for (report, pairs, needles) in combos {

@@ -18,3 +18,4 @@ mod schedule;
 mod simulator;
 mod strict;
 mod tables;
+mod vocabulary;

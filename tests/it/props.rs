@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use datafusion_customerio::client::models::NewsletterPage;
 use datafusion_customerio::client::pagination::{PageRequest, paginate};
 use datafusion_customerio::client::{Client, ClientConfig, RequestStats, RetryPolicy};
-use datafusion_customerio::options::{MAX_DELIVERIES_WINDOW_DAYS, TimeSpec, check_window};
+use datafusion_customerio::options::{TimeSpec, check_window};
 use datafusion_customerio::period::{EASTERN, Period};
 use datafusion_customerio::simulator::{Region, ScriptedResponse, WorkspaceSpec};
 use datafusion_customerio::{Error, Report, Secret, TableOptions};
@@ -169,35 +169,124 @@ fn time_windows_never_panic_and_accepted_ones_are_valid() {
         .unwrap();
 }
 
-/// `check_window` agrees with the resolved bounds for any instants.
+/// The last instant a window starting at `a` may end: `a` plus 12 calendar months in UTC, the day
+/// of month cut to the length of the target month (29 February plus 12 months is 28 February).
+/// Written out by hand (leap years included), not with the calendar arithmetic `check_window` uses.
+fn twelve_months_after(a: DateTime<Utc>) -> (i32, u32, u32, u32, u32) {
+    use chrono::{Datelike, Timelike};
+    let year = a.year() + 1;
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match a.month() {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    (
+        year,
+        a.month(),
+        a.day().min(days_in_month),
+        a.num_seconds_from_midnight(),
+        a.nanosecond(),
+    )
+}
+
+/// `(year, month, day, second of day, nanosecond)` of `t` in UTC, ordered like the instants.
+fn fields(t: DateTime<Utc>) -> (i32, u32, u32, u32, u32) {
+    use chrono::{Datelike, Timelike};
+    (
+        t.year(),
+        t.month(),
+        t.day(),
+        t.num_seconds_from_midnight(),
+        t.nanosecond(),
+    )
+}
+
+/// `check_window` refuses exactly the windows that end more than 12 calendar months (in UTC) after
+/// they start, for any instants, absolute or relative.
 #[test]
-fn check_window_matches_its_definition() {
-    // Found by this property: 365 days and a second, across 29 February 2012, is within 12 months.
+fn check_window_allows_twelve_calendar_months() {
     let at = |s: &str| Some(TimeSpec::At(s.parse::<DateTime<Utc>>().unwrap()));
     let now = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
-    assert!(check_window(at("2011-04-12T15:16:26Z"), at("2012-04-11T15:16:27Z"), now).is_ok());
-    assert!(check_window(at("2011-04-12T15:16:26Z"), at("2012-04-12T15:16:27Z"), now).is_err());
+    // Hand-computed: (start, end, allowed).
+    let cases = [
+        // 12 months holding 29 February 2024: 366 days, allowed.
+        ("2023-03-01T00:00:00Z", "2024-03-01T00:00:00Z", true),
+        // 366 days without a 29 February: 12 months and a day, refused.
+        ("2022-03-01T00:00:00Z", "2023-03-02T00:00:00Z", false),
+        // 12 months without a 29 February: 365 days, allowed; a second more is refused.
+        ("2022-03-01T00:00:00Z", "2023-03-01T00:00:00Z", true),
+        ("2022-03-01T00:00:00Z", "2023-03-01T00:00:01Z", false),
+        // From 29 February, 12 months end on 28 February.
+        ("2024-02-29T00:00:00Z", "2025-02-28T00:00:00Z", true),
+        ("2024-02-29T00:00:00Z", "2025-02-28T00:00:01Z", false),
+        ("2024-02-29T00:00:00Z", "2025-03-01T00:00:00Z", false),
+        // From 28 February 2023 to 29 February 2024 is 12 months and a day.
+        ("2023-02-28T00:00:00Z", "2024-02-28T00:00:00Z", true),
+        ("2023-02-28T00:00:00Z", "2024-02-29T00:00:00Z", false),
+        // Month ends: 31 March plus 12 months is 31 March.
+        ("2025-03-31T12:00:00Z", "2026-03-31T12:00:00Z", true),
+        ("2025-03-31T12:00:00Z", "2026-03-31T12:00:01Z", false),
+        // Found by the 366-day property: 365 days and a second, across 29 February 2012.
+        ("2011-04-12T15:16:26Z", "2012-04-11T15:16:27Z", true),
+        ("2011-04-12T15:16:26Z", "2012-04-12T15:16:26Z", true),
+        ("2011-04-12T15:16:26Z", "2012-04-12T15:16:27Z", false),
+    ];
+    for (a, b, allowed) in cases {
+        let result = check_window(at(a), at(b), now);
+        assert_eq!(result.is_ok(), allowed, "{a}..{b}: {result:?}");
+        let oracle = fields(b.parse().unwrap()) <= twelve_months_after(a.parse().unwrap());
+        assert_eq!(
+            oracle, allowed,
+            "the oracle disagrees with the hand case {a}..{b}"
+        );
+        if let Err(e) = result {
+            let msg = e.to_string();
+            let (sa, sb) = (
+                a.replace('T', " ").replace('Z', " UTC"),
+                b.replace('T', " ").replace('Z', " UTC"),
+            );
+            assert!(
+                msg.contains(&sa) && msg.contains(&sb) && msg.contains("12 calendar months"),
+                "{msg}"
+            );
+        }
+    }
     let instant = (-2_000_000_000i64..6_000_000_000)
         .prop_map(|s| DateTime::<Utc>::from_timestamp(s, 0).unwrap());
-    let mut runner = TestRunner::new(Config::with_cases(512));
+    // Pairs about a year apart, where the edge is.
+    let year_apart = (
+        -2_000_000_000i64..6_000_000_000,
+        362i64 * 86_400..370 * 86_400,
+    )
+        .prop_map(|(s, d)| {
+            (
+                DateTime::<Utc>::from_timestamp(s, 0).unwrap(),
+                DateTime::<Utc>::from_timestamp(s + d, 0).unwrap(),
+            )
+        });
+    let pairs = prop_oneof![(instant.clone(), instant.clone()), year_apart];
+    let mut runner = TestRunner::new(Config::with_cases(2048));
     runner
-        .run(
-            &(instant.clone(), instant.clone(), instant),
-            |(a, b, now)| {
-                let ok = check_window(Some(TimeSpec::At(a)), Some(TimeSpec::At(b)), now).is_ok();
-                // 12 months may hold a 29 February: 366 days are allowed, not 365.
-                let longest = chrono::Duration::days(MAX_DELIVERIES_WINDOW_DAYS);
-                prop_assert_eq!(ok, a < b && b - a <= longest);
-                let rel = check_window(
-                    Some(TimeSpec::Relative(a - now)),
-                    Some(TimeSpec::Relative(b - now)),
-                    now,
-                )
-                .is_ok();
-                prop_assert_eq!(rel, ok);
-                Ok(())
-            },
-        )
+        .run(&(pairs, instant), |((a, b), now)| {
+            let ok = check_window(Some(TimeSpec::At(a)), Some(TimeSpec::At(b)), now).is_ok();
+            prop_assert_eq!(
+                ok,
+                a < b && fields(b) <= twelve_months_after(a),
+                "{} {}",
+                a,
+                b
+            );
+            let rel = check_window(
+                Some(TimeSpec::Relative(a - now)),
+                Some(TimeSpec::Relative(b - now)),
+                now,
+            )
+            .is_ok();
+            prop_assert_eq!(rel, ok);
+            Ok(())
+        })
         .unwrap();
 }
 
