@@ -38,29 +38,42 @@ fn v1_window(state: &SimState, params: &Params) -> ApiResult<Window> {
     )
 }
 
-fn metric_answer(ws: &Workspace, s: &Sender, w: &Window, params: &Params) -> ApiResult<Value> {
+fn metric_answer(
+    state: &SimState,
+    ws: &Workspace,
+    s: &Sender,
+    w: &Window,
+    params: &Params,
+) -> ApiResult<Value> {
     let channel = params.one_of("type", &METRIC_TYPES)?;
     let series = series(ws.catalog.root, s, w.period, &w.buckets, channel.as_deref());
     let mut body = json!({ "metric": { "series": series } });
-    if let Some(h) = &w.v2 {
-        body["start"] = json!(h.start);
-        body["end"] = json!(h.end);
+    if let (Some(h), Some(first), Some(last)) = (&w.v2, w.buckets.first(), w.buckets.last()) {
+        let shapes = &state.config.shapes;
+        body["start"] = json!(shapes.v2_time(&h.start, *first));
+        body["end"] = json!(shapes.v2_time(&h.end, *last));
         body["res"] = json!(h.res);
     }
     Ok(body)
 }
 
-fn links_answer(ws: &Workspace, s: &Sender, w: &Window, params: &Params) -> ApiResult<Value> {
+fn links_answer(
+    state: &SimState,
+    ws: &Workspace,
+    s: &Sender,
+    w: &Window,
+    params: &Params,
+) -> ApiResult<Value> {
     let unique = params.bool("unique", false)?;
     let links = ws.catalog.links(s.kind, s.id);
-    Ok(link_series(
+    Ok(state.config.shapes.shape_links(link_series(
         ws.catalog.root,
         s,
         &links,
         w.period,
         &w.buckets,
         unique,
-    ))
+    )))
 }
 
 /// `GET /v1/campaigns/{id}/metrics` (`campaignMetrics`): version 1 (`period`, `steps`) or, with
@@ -74,11 +87,12 @@ pub(crate) async fn campaign_metrics(
     let s = sender(&ws, Kind::Campaign, &id)?;
     let params = Params::parse(query.as_deref());
     let w = if params.get("version") == Some("2") {
-        window::v2(&params)?
+        let shaped = state.config.shapes.v2_query(query.as_deref());
+        window::v2(&Params::parse(shaped.as_deref()))?
     } else {
         v1_window(&state, &params)?
     };
-    Ok(Json(metric_answer(&ws, &s, &w, &params)?))
+    Ok(Json(metric_answer(&state, &ws, &s, &w, &params)?))
 }
 
 /// `GET /v1/campaigns/{id}/metrics/links` (`campaignLinkMetrics`).
@@ -91,7 +105,7 @@ pub(crate) async fn campaign_links(
     let s = sender(&ws, Kind::Campaign, &id)?;
     let params = Params::parse(query.as_deref());
     let w = v1_window(&state, &params)?;
-    Ok(Json(links_answer(&ws, &s, &w, &params)?))
+    Ok(Json(links_answer(&state, &ws, &s, &w, &params)?))
 }
 
 /// `GET /v1/newsletters/{id}/metrics` (`getNewsletterMetrics`): version 1 only.
@@ -104,7 +118,7 @@ pub(crate) async fn newsletter_metrics(
     let s = sender(&ws, Kind::Newsletter, &id)?;
     let params = Params::parse(query.as_deref());
     let w = v1_window(&state, &params)?;
-    Ok(Json(metric_answer(&ws, &s, &w, &params)?))
+    Ok(Json(metric_answer(&state, &ws, &s, &w, &params)?))
 }
 
 /// `GET /v1/newsletters/{id}/metrics/links` (`getNewsletterLinks`).
@@ -117,5 +131,5 @@ pub(crate) async fn newsletter_links(
     let s = sender(&ws, Kind::Newsletter, &id)?;
     let params = Params::parse(query.as_deref());
     let w = v1_window(&state, &params)?;
-    Ok(Json(links_answer(&ws, &s, &w, &params)?))
+    Ok(Json(links_answer(&state, &ws, &s, &w, &params)?))
 }

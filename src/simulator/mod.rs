@@ -55,6 +55,7 @@ mod limits;
 mod metrics;
 mod params;
 mod routes;
+mod shapes;
 mod state;
 mod window;
 
@@ -74,6 +75,10 @@ use crate::clock::{Clock, SystemClock};
 
 pub use exports::{DownloadWhilePending, ExportConfig};
 pub use faults::{FaultConfig, ScriptKind, ScriptedResponse};
+pub use shapes::{
+    ExportCompression, HeaderCase, LinkIdType, MetricsEnd, MetricsTimeFormat, PeopleShape,
+    ShapeConfig,
+};
 
 use state::SimState;
 
@@ -98,6 +103,9 @@ pub struct SimConfig {
     pub clock: Arc<dyn Clock>,
     /// Asynchronous export behaviour (timing, download URLs, file layout).
     pub exports: ExportConfig,
+    /// Response shapes other than the default one (wrapped people, RFC 3339 times, string link
+    /// ids, compressed export files, ...): see [`ShapeConfig`].
+    pub shapes: ShapeConfig,
 }
 
 impl SimConfig {
@@ -136,6 +144,7 @@ impl Default for SimConfig {
             steps_out_of_range: StepsMode::Clamp,
             clock: Arc::new(SystemClock),
             exports: ExportConfig::default(),
+            shapes: ShapeConfig::default(),
         }
     }
 }

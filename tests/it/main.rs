@@ -15,5 +15,6 @@ mod props;
 mod retries;
 mod s3;
 mod schedule;
+mod shapes;
 mod simulator;
 mod tables;
