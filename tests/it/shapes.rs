@@ -285,6 +285,7 @@ async fn metrics_end_inclusive_adds_no_bucket() {
         4
     );
     let (plain, pws) = start("shape_me_plain2", ShapeConfig::default()).await;
+    outputs(&plain, CAMPAIGN_DDL, &[]).await;
     assert_eq!(
         v2_answer(&plain, &pws, on_boundary).await["metric"]["series"]["sent"]
             .as_array()
