@@ -212,7 +212,7 @@ impl ShapeConfig {
         let wrap = match self.people {
             PeopleShape::Unwrapped => false,
             PeopleShape::Wrapped => true,
-            PeopleShape::Mixed => n % 2 == 0,
+            PeopleShape::Mixed => n.is_multiple_of(2),
         };
         if wrap {
             json!({ "customer": person })
