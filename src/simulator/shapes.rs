@@ -41,7 +41,7 @@ pub struct ShapeConfig {
 /// The valid values of a switch, for its `FromStr` error.
 fn unknown(what: &str, s: &str, valid: &[&str]) -> String {
     format!(
-        "'{s}' is not a {what}; valid values are {}",
+        "'{s}' is not a valid {what}; valid values are {}",
         valid.join(", ")
     )
 }
