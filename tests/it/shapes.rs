@@ -294,8 +294,7 @@ async fn metrics_end_inclusive_adds_no_bucket() {
         3
     );
 
-    // Midnight in New York (and the top of the hour, of the week's Sunday is not needed: the
-    // day's start is also the hour's start).
+    // Midnight in New York: the first second of the current day's bucket and of the hour's.
     let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-26T05:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
