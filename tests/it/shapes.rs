@@ -703,3 +703,32 @@ async fn documented_nulls_still_read() {
     assert_eq!(row_count(&env.sql("SELECT * FROM c").await.unwrap()), 0);
     assert_eq!(row_count(&env.sql("SELECT * FROM p").await.unwrap()), 0);
 }
+
+/// An export file sent with an encoding the connector cannot read (`br`) fails naming it,
+/// rather than being parsed as CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_file_in_an_unreadable_encoding_fails() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/f.csv",
+        axum::routing::get(|| async {
+            (
+                [(axum::http::header::CONTENT_ENCODING, "br")],
+                "delivery_id,created\nd1,1700000000\n",
+            )
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    fails_loudly(
+        "loud_br",
+        "downloadExport",
+        json!({"url": format!("http://{addr}/f.csv")}),
+        "CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
+         OPTIONS (key 'sim_us', campaign_id '1', rate_limit '500')",
+        "SELECT delivery_id, created FROM d",
+        &["Content-Encoding 'br'", "only gzip"],
+    )
+    .await;
+    server.abort();
+}
