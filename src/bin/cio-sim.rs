@@ -14,7 +14,9 @@ use std::time::Duration;
 use clap::Parser;
 use datafusion_customerio::clock::SystemClock;
 use datafusion_customerio::simulator::{
-    DownloadWhilePending, ExportConfig, FaultConfig, SimConfig, Simulator, StepsMode, WorkspaceSpec,
+    DownloadWhilePending, ExportCompression, ExportConfig, FaultConfig, HeaderCase, LinkIdType,
+    MetricsEnd, MetricsTimeFormat, PeopleShape, ShapeConfig, SimConfig, Simulator, StepsMode,
+    WorkspaceSpec,
 };
 
 /// A local Customer.io App API simulator (US and EU hosts) with deterministic data.
@@ -91,6 +93,35 @@ struct Args {
     /// parameter, a bad enum value, a wrong type or a missing required one gets a 400).
     #[arg(long)]
     lenient: bool,
+    /// Items of POST /v1/customers/attributes: unwrapped (live), wrapped ({"customer": ...},
+    /// the documented example) or mixed (alternating).
+    #[arg(long, default_value = "unwrapped", value_parser = parse_switch::<PeopleShape>)]
+    people_shape: PeopleShape,
+    /// Version-2 campaign metrics start/end: go (`2025-01-01 00:00:00 +0000 UTC`), rfc3339
+    /// (`2026-01-01T00:00:00.000Z`) or rfc3339-offset (the same instant at -05:00).
+    #[arg(long, default_value = "go", value_parser = parse_switch::<MetricsTimeFormat>)]
+    metrics_time_format: MetricsTimeFormat,
+    /// Link ids of /metrics/links answers: integer or string.
+    #[arg(long, default_value = "integer", value_parser = parse_switch::<LinkIdType>)]
+    link_id_type: LinkIdType,
+    /// Export files: none (plain CSV), gzip (gzip bytes, no Content-Encoding) or gzip-header
+    /// (with Content-Encoding: gzip).
+    #[arg(long, default_value = "none", value_parser = parse_switch::<ExportCompression>)]
+    export_compression: ExportCompression,
+    /// A UTF-8 byte-order mark before the export file's header.
+    #[arg(long)]
+    export_bom: bool,
+    /// The export file's header names: lower or upper case.
+    #[arg(long, default_value = "lower", value_parser = parse_switch::<HeaderCase>)]
+    export_header_case: HeaderCase,
+    /// Version-2 campaign metrics: exclusive (the buckets that start before `end`) or inclusive
+    /// (also the bucket that contains `end`).
+    #[arg(long, default_value = "exclusive", value_parser = parse_switch::<MetricsEnd>)]
+    metrics_end: MetricsEnd,
+}
+
+fn parse_switch<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
+    s.parse()
 }
 
 fn parse_pending(s: &str) -> Result<DownloadWhilePending, String> {
@@ -145,6 +176,15 @@ impl Args {
                 ..ExportConfig::default()
             },
             strict: !self.lenient,
+            shapes: ShapeConfig {
+                people: self.people_shape,
+                metrics_time: self.metrics_time_format,
+                link_ids: self.link_id_type,
+                export_compression: self.export_compression,
+                export_bom: self.export_bom,
+                export_header_case: self.export_header_case,
+                metrics_end: self.metrics_end,
+            },
         }
     }
 }

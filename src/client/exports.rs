@@ -1,7 +1,9 @@
 //! Asynchronous exports: create, poll until `done` or `failed`, ask for a signed link, and fetch
 //! the file from it without the bearer header. The file comes back as a byte stream; turning it
-//! into rows is the report's job.
+//! into rows is the report's job, after [`Unpack`] (gzip, however it is labelled).
 
+use std::borrow::Cow;
+use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -120,7 +122,9 @@ pub async fn download_url(client: &Client, id: i64, stats: &RequestStats) -> Res
         .filter(|u| !u.is_empty())
         .ok_or_else(|| Error::Malformed {
             endpoint: format!("GET /v1/exports/{id}/download"),
-            detail: "the export is done but no url was given".into(),
+            detail: "at url: expected the signed link of the file (a non-empty string), got none \
+                     though the export is done"
+                .into(),
         })
 }
 
@@ -169,6 +173,17 @@ pub async fn open(
             super::error_detail(&body)
         ))));
     }
+    // reqwest decodes no `Content-Encoding` here: gzip reaches the report as is, and is read by
+    // its magic bytes (`Unpack`); an encoding we cannot read must not be parsed as CSV.
+    if let Some(encoding) = resp.headers().get(reqwest::header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or("(not text)").trim();
+        if !["gzip", "x-gzip", "identity", ""].contains(&encoding.to_ascii_lowercase().as_str()) {
+            return Err(OpenError::Other(Error::Export(format!(
+                "download {shown}: the file is sent with Content-Encoding '{encoding}'; \
+                 only gzip (or none) can be read"
+            ))));
+        }
+    }
     let stats = stats.clone();
     Ok(resp
         .bytes_stream()
@@ -183,6 +198,91 @@ pub async fn open(
             ))),
         })
         .into_stream())
+}
+
+/// The first bytes of a gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// An export file's bytes as they arrive, gunzipped when they are gzip: known by their magic
+/// bytes, whether the download said `Content-Encoding: gzip` or nothing (the file format is not
+/// documented). Decompressed chunk by chunk (flate2's push-style writer, which fits the push-style
+/// CSV decoder and needs no async reader adapters): memory holds one chunk's output, whatever
+/// the file's size. Several gzip members in a row are one file.
+#[derive(Debug, Default)]
+pub struct Unpack {
+    state: UnpackState,
+}
+
+#[derive(Debug)]
+enum UnpackState {
+    /// Fewer than two bytes seen: not known yet.
+    Sniffing(Vec<u8>),
+    Plain,
+    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
+}
+
+impl Default for UnpackState {
+    fn default() -> Self {
+        UnpackState::Sniffing(Vec::new())
+    }
+}
+
+impl Unpack {
+    /// Whether the file turned out to be gzip (`None`: too few bytes yet to tell).
+    pub fn is_gzip(&self) -> Option<bool> {
+        match self.state {
+            UnpackState::Sniffing(_) => None,
+            UnpackState::Plain => Some(false),
+            UnpackState::Gzip(_) => Some(true),
+        }
+    }
+
+    /// The plain bytes of `chunk` (none while the first two bytes are not all in).
+    pub fn push<'a>(&mut self, chunk: &'a [u8]) -> Result<Cow<'a, [u8]>> {
+        match &mut self.state {
+            UnpackState::Plain => Ok(Cow::Borrowed(chunk)),
+            UnpackState::Gzip(decoder) => inflate(decoder, chunk).map(Cow::Owned),
+            UnpackState::Sniffing(head) => {
+                head.extend_from_slice(chunk);
+                if head.len() < GZIP_MAGIC.len() {
+                    return Ok(Cow::Owned(Vec::new()));
+                }
+                let head = std::mem::take(head);
+                if head[..2] == GZIP_MAGIC {
+                    let mut decoder = Box::new(flate2::write::MultiGzDecoder::new(Vec::new()));
+                    let out = inflate(&mut decoder, &head)?;
+                    self.state = UnpackState::Gzip(decoder);
+                    Ok(Cow::Owned(out))
+                } else {
+                    self.state = UnpackState::Plain;
+                    Ok(Cow::Owned(head))
+                }
+            }
+        }
+    }
+
+    /// The bytes still held at the end of the file; a gzip file cut short is an error.
+    pub fn finish(&mut self) -> Result<Vec<u8>> {
+        match std::mem::replace(&mut self.state, UnpackState::Plain) {
+            UnpackState::Sniffing(head) => Ok(head),
+            UnpackState::Plain => Ok(Vec::new()),
+            UnpackState::Gzip(mut decoder) => {
+                decoder.try_finish().map_err(|e| {
+                    Error::Export(format!(
+                        "the export file is gzip but ends before its last member does: {e}"
+                    ))
+                })?;
+                Ok(std::mem::take(decoder.get_mut()))
+            }
+        }
+    }
+}
+
+fn inflate(decoder: &mut flate2::write::MultiGzDecoder<Vec<u8>>, chunk: &[u8]) -> Result<Vec<u8>> {
+    decoder
+        .write_all(chunk)
+        .map_err(|e| Error::Export(format!("the export file is gzip but does not inflate: {e}")))?;
+    Ok(std::mem::take(decoder.get_mut()))
 }
 
 /// reqwest's message without the URL it names (which holds the signature).
@@ -212,6 +312,52 @@ mod tests {
         let e: Envelope =
             serde_json::from_str(r#"{"export":{"id":110,"status":"done","total":3}}"#).unwrap();
         assert_eq!((e.export.id, e.export.total), (110, Some(3)));
+    }
+
+    fn gzip(parts: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in parts {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(p).unwrap();
+            out.extend(e.finish().unwrap());
+        }
+        out
+    }
+
+    /// `data` through [`Unpack`] in pieces of `size` bytes.
+    fn unpack(data: &[u8], size: usize) -> Result<Vec<u8>> {
+        let mut u = Unpack::default();
+        let mut out = Vec::new();
+        for c in data.chunks(size) {
+            out.extend_from_slice(&u.push(c)?);
+        }
+        out.extend(u.finish()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn gzip_is_known_by_its_magic_bytes_in_any_chunking() {
+        let plain = b"id,email\n1,a@x.io\n2,b@x.io\n".repeat(50);
+        let members = gzip(&[&plain[..100], &plain[100..]]);
+        for size in [1, 2, 3, 7, 64, 100_000] {
+            assert_eq!(unpack(&plain, size).unwrap(), plain, "plain, {size}");
+            assert_eq!(unpack(&members, size).unwrap(), plain, "gzip, {size}");
+        }
+        assert_eq!(unpack(b"i", 1).unwrap(), b"i");
+        assert_eq!(unpack(b"", 1).unwrap(), b"");
+        let mut u = Unpack::default();
+        u.push(&members[..1]).unwrap();
+        assert_eq!(u.is_gzip(), None);
+        u.push(&members[1..2]).unwrap();
+        assert_eq!(u.is_gzip(), Some(true));
+        // Cut short, or damaged: an error, never a shorter file.
+        let cut = unpack(&members[..members.len() - 4], 64)
+            .unwrap_err()
+            .to_string();
+        assert!(cut.contains("gzip"), "{cut}");
+        let mut bad = members.clone();
+        bad[12] ^= 0xff;
+        assert!(unpack(&bad, 64).is_err());
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! Response models, as the live API sends them (see API-NOTES.md). Only the fields the tables read
 //! are typed; lists tolerate `null` where the live API sends it.
+//!
+//! The field that carries an answer's data (`metric` and its `series`, `customers`,
+//! `identifiers`, `links`, `campaigns`, `newsletters`, `segments`, `export`) is required: an
+//! answer without it is of another shape, and fails at its JSON path rather than read as no rows.
+//! `null` there is read as empty (the API is written in Go, whose nil lists and maps encode as
+//! `null`; the notes document it for lists), and `next` may be missing or `null`.
 
 use std::collections::BTreeMap;
 
@@ -141,8 +147,8 @@ pub struct Campaign {
 /// `GET /v1/campaigns`.
 #[derive(Debug, Deserialize)]
 pub struct CampaignList {
-    /// Every campaign of the workspace.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// Every campaign of the workspace (required; `null`: none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub campaigns: Vec<Campaign>,
 }
 
@@ -172,8 +178,8 @@ pub struct Newsletter {
 /// A page of `GET /v1/newsletters`.
 #[derive(Debug, Deserialize)]
 pub struct NewsletterPage {
-    /// This page's newsletters.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// This page's newsletters (required; `null`: none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub newsletters: Vec<Newsletter>,
     /// The cursor of the next page; `""`, `null` or missing on the last.
     #[serde(default)]
@@ -191,29 +197,31 @@ pub struct NewsletterEnvelope {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Series {
     /// The series by metric name, only the [`SERIES_METRICS`] (others are dropped). A `null`
-    /// value is kept as a missing number.
-    #[serde(default, deserialize_with = "known_series")]
+    /// value is kept as a missing number. Required (`null`: no series).
+    #[serde(deserialize_with = "known_series")]
     pub series: BTreeMap<String, Vec<Option<i64>>>,
 }
 
 /// `GET /v1/campaigns/{id}/metrics` and `GET /v1/newsletters/{id}/metrics`.
 #[derive(Debug, Deserialize)]
 pub struct MetricsResponse {
-    /// Version 2: the first bucket's start, Go `time.Time` format.
+    /// Version 2: the first bucket's start, Go `time.Time` format (the spec's example) or
+    /// RFC 3339 (the spec calls it ISO 8601).
     #[serde(default)]
     pub start: Option<String>,
     /// Version 2: the resolution.
     #[serde(default)]
     pub res: Option<String>,
-    /// The series (`null`: none).
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// The series (required; `null`: none).
+    #[serde(deserialize_with = "null_as_default")]
     pub metric: Series,
 }
 
 /// A tracked link.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Link {
-    /// The link id.
+    /// The link id: a JSON number (the spec), or a string of digits (as live action ids are).
+    #[serde(deserialize_with = "number_or_numeric_string")]
     pub id: i64,
     /// Its URL.
     #[serde(default)]
@@ -233,9 +241,30 @@ pub struct LinkMetrics {
 /// `GET /v1/{campaigns|newsletters}/{id}/metrics/links`.
 #[derive(Debug, Deserialize)]
 pub struct LinksResponse {
-    /// Every link's series.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// Every link's series (required; `null`: none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub links: Vec<LinkMetrics>,
+}
+
+/// A whole number sent as a JSON number or as a string of digits (`"25"`); anything else is an
+/// error at its JSON path.
+pub fn number_or_numeric_string<'de, D>(d: D) -> Result<i64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_i64().ok_or_else(|| {
+            serde::de::Error::custom(format!("expected a whole number (i64), got {n}"))
+        }),
+        serde_json::Value::String(s) => s.trim().parse::<i64>().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "expected a whole number or a string of digits, got the string \"{s}\""
+            ))
+        }),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a whole number or a string of digits, got {other}"
+        ))),
+    }
 }
 
 /// A string, or a number sent where the spec example has one (`"id": 1`), as a string.
@@ -267,8 +296,8 @@ pub struct Identifiers {
 /// A page of `POST /v1/customers` (search).
 #[derive(Debug, Deserialize)]
 pub struct SearchPage {
-    /// The people of this page.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// The people of this page (required; `null`: none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub identifiers: Vec<Identifiers>,
     /// The next cursor; `""`, `null` or missing on the last page.
     #[serde(default)]
@@ -296,33 +325,92 @@ pub struct Device {
     pub last_used: Option<i64>,
 }
 
-/// One person of `POST /v1/customers/attributes` (the live, unwrapped shape).
-#[derive(Debug, Clone, Deserialize)]
+/// One person of `POST /v1/customers/attributes`: the live, unwrapped item, or the item the
+/// 2022 spec documents, `{"customer": {...}}` (see [`Wrapped`]).
+#[derive(Debug, Clone)]
 pub struct Person {
     /// Identifiers (`null`: none).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub identifiers: Identifiers,
     /// Every attribute; values are strings live, other JSON is kept as its text (`null`: none).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// When each attribute was last set, unix seconds (`null`: none).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub timestamps: BTreeMap<String, Option<i64>>,
     /// Unsubscribed from messages.
-    #[serde(default)]
     pub unsubscribed: Option<bool>,
     /// Devices.
-    #[serde(default, deserialize_with = "null_as_empty")]
     pub devices: Vec<Device>,
 }
 
 /// `POST /v1/customers/attributes`.
 #[derive(Debug, Deserialize)]
 pub struct PeopleResponse {
-    /// The people found (unknown ids are left out).
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// The people found (unknown ids are left out). Required (`null`: none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub customers: Vec<Person>,
 }
+
+/// Why an item holds both shapes: `{"customer": {...}}` and fields of a bare person.
+const BOTH_SHAPES: &str = "expected a person either bare (the live shape) or wrapped as \
+     {\"customer\": {...}} (the documented example), got an item with `customer` and also \
+     `identifiers`, `attributes`, `timestamps`, `unsubscribed` or `devices` of its own";
+
+/// A [`Person`] item as sent: bare, or wrapped in `customer`.
+#[derive(Deserialize)]
+struct RawPerson {
+    #[serde(default, deserialize_with = "null_as_default")]
+    identifiers: Identifiers,
+    #[serde(default, deserialize_with = "null_as_default")]
+    attributes: BTreeMap<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    timestamps: BTreeMap<String, Option<i64>>,
+    #[serde(default)]
+    unsubscribed: Option<bool>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    devices: Vec<Device>,
+    /// The person, when the item is wrapped.
+    #[serde(default)]
+    customer: Option<Box<RawPerson>>,
+}
+
+impl RawPerson {
+    fn bare(self) -> Person {
+        Person {
+            identifiers: self.identifiers,
+            attributes: self.attributes,
+            timestamps: self.timestamps,
+            unsubscribed: self.unsubscribed,
+            devices: self.devices,
+        }
+    }
+
+    fn has_fields(&self) -> bool {
+        let i = &self.identifiers;
+        i.id.is_some()
+            || i.email.is_some()
+            || i.cio_id.is_some()
+            || !self.attributes.is_empty()
+            || !self.timestamps.is_empty()
+            || self.unsubscribed.is_some()
+            || !self.devices.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for Person {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut raw = RawPerson::deserialize(d)?;
+        match raw.customer.take() {
+            None => Ok(raw.bare()),
+            Some(_) if raw.has_fields() => Err(serde::de::Error::custom(BOTH_SHAPES)),
+            Some(inner) if inner.customer.is_some() => {
+                Err(serde::de::Error::custom(NESTED_CUSTOMER))
+            }
+            Some(inner) => Ok(inner.bare()),
+        }
+    }
+}
+
+/// Why `{"customer": {"customer": ...}}` is refused.
+const NESTED_CUSTOMER: &str = "expected one person in `customer`, got another `customer` inside it";
 
 // ---- people, borrowed -------------------------------------------------------------------------
 //
@@ -401,24 +489,75 @@ pub struct DeviceRef<'a> {
     pub last_used: Option<i64>,
 }
 
-/// One person of `POST /v1/customers/attributes`, borrowed from the body.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// One person of `POST /v1/customers/attributes`, borrowed from the body: bare or wrapped in
+/// `customer`, as [`Person`].
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PersonRef<'a> {
     /// Identifiers (`null`: none).
-    #[serde(default, borrow, deserialize_with = "null_as_default")]
     pub identifiers: IdentifiersRef<'a>,
     /// Every attribute, sorted by name (a repeated name keeps its last value, as in a map).
-    #[serde(default, borrow, deserialize_with = "sorted_attributes")]
     pub attributes: Vec<(Text<'a>, AttrValue<'a>)>,
     /// When each attribute was last set, unix seconds, sorted by name as `attributes`.
-    #[serde(default, borrow, deserialize_with = "sorted_timestamps")]
     pub timestamps: Vec<(Text<'a>, Option<i64>)>,
     /// Unsubscribed from messages.
-    #[serde(default)]
     pub unsubscribed: Option<bool>,
     /// Devices.
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
     pub devices: Vec<DeviceRef<'a>>,
+}
+
+/// A [`PersonRef`] item as sent: bare, or wrapped in `customer`.
+#[derive(Deserialize)]
+struct RawPersonRef<'a> {
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
+    identifiers: IdentifiersRef<'a>,
+    #[serde(default, borrow, deserialize_with = "sorted_attributes")]
+    attributes: Vec<(Text<'a>, AttrValue<'a>)>,
+    #[serde(default, borrow, deserialize_with = "sorted_timestamps")]
+    timestamps: Vec<(Text<'a>, Option<i64>)>,
+    #[serde(default)]
+    unsubscribed: Option<bool>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    devices: Vec<DeviceRef<'a>>,
+    /// The person, when the item is wrapped.
+    #[serde(default, borrow)]
+    customer: Option<Box<RawPersonRef<'a>>>,
+}
+
+impl<'a> RawPersonRef<'a> {
+    fn bare(self) -> PersonRef<'a> {
+        PersonRef {
+            identifiers: self.identifiers,
+            attributes: self.attributes,
+            timestamps: self.timestamps,
+            unsubscribed: self.unsubscribed,
+            devices: self.devices,
+        }
+    }
+
+    fn has_fields(&self) -> bool {
+        let i = &self.identifiers;
+        i.id.is_some()
+            || i.email.is_some()
+            || i.cio_id.is_some()
+            || !self.attributes.is_empty()
+            || !self.timestamps.is_empty()
+            || self.unsubscribed.is_some()
+            || !self.devices.is_empty()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for PersonRef<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut raw = RawPersonRef::deserialize(d)?;
+        match raw.customer.take() {
+            None => Ok(raw.bare()),
+            Some(_) if raw.has_fields() => Err(serde::de::Error::custom(BOTH_SHAPES)),
+            Some(inner) if inner.customer.is_some() => {
+                Err(serde::de::Error::custom(NESTED_CUSTOMER))
+            }
+            Some(inner) => Ok(inner.bare()),
+        }
+    }
 }
 
 impl PersonRef<'_> {
@@ -467,8 +606,8 @@ impl From<Person> for PersonRef<'static> {
 /// `POST /v1/customers/attributes`, borrowed from the body.
 #[derive(Debug, Deserialize)]
 pub struct PeopleResponseRef<'a> {
-    /// The people found.
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    /// The people found (required; `null`: none).
+    #[serde(borrow, deserialize_with = "null_as_empty")]
     pub customers: Vec<PersonRef<'a>>,
 }
 
@@ -699,8 +838,8 @@ pub struct Segment {
 /// `GET /v1/segments`.
 #[derive(Debug, Deserialize)]
 pub struct SegmentList {
-    /// Every segment (archived ones are left out by the API).
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// Every segment (archived ones are left out by the API). Required (`null`: none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub segments: Vec<Segment>,
 }
 
@@ -766,6 +905,109 @@ mod tests {
             ]
         );
         assert_eq!(borrowed.len(), 3);
+    }
+
+    #[test]
+    fn wrapped_and_mixed_people_decode_as_bare_ones() {
+        let people = [
+            r#"{"identifiers": {"id": "1", "email": "a@x.io", "cio_id": "c1"},
+                "attributes": {"plan": "pro"}, "timestamps": {"plan": 5}, "unsubscribed": false,
+                "devices": [{"id": "d", "platform": "ios", "last_used": 1}]}"#,
+            r#"{"identifiers": {"id": null, "email": "b@x.io", "cio_id": "c2"}}"#,
+            r#"{"identifiers": {"id": "3", "email": null, "cio_id": "c3"}, "attributes": {}}"#,
+        ];
+        let body = |wrap: &dyn Fn(usize) -> bool| {
+            let items: Vec<String> = people
+                .iter()
+                .enumerate()
+                .map(|(n, p)| {
+                    if wrap(n) {
+                        format!(r#"{{"customer": {p}}}"#)
+                    } else {
+                        p.to_string()
+                    }
+                })
+                .collect();
+            format!(r#"{{"customers": [{}]}}"#, items.join(","))
+        };
+        let bare = body(&|_| false);
+        let (expected, reference) = both(&bare);
+        assert_eq!(expected, reference);
+        assert_eq!(expected[1].identifiers.email.as_deref(), Some("b@x.io"));
+        for shaped in [
+            body(&|_| true),
+            body(&|n| n % 2 == 0),
+            body(&|n| n % 2 == 1),
+        ] {
+            let (borrowed, reference) = both(&shaped);
+            assert_eq!(borrowed, expected, "{shaped}");
+            assert_eq!(reference, expected, "{shaped}");
+        }
+        // Both shapes in one item, or a wrapper in a wrapper: neither reading is safe.
+        for body in [
+            r#"{"customers": [{"customer": {"identifiers": {"id": "1"}}, "attributes": {"a": "b"}}]}"#,
+            r#"{"customers": [{"customer": {"customer": {"identifiers": {"id": "1"}}}}]}"#,
+        ] {
+            let e = crate::client::decode_body::<PeopleResponse>(body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("customers[0]") && e.contains("`customer`"),
+                "{e}"
+            );
+            assert!(
+                serde_json::from_str::<PeopleResponseRef>(body).is_err(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_field_that_carries_the_data_is_required() {
+        for (body, field) in [(r#"{}"#, "customers"), (r#"{"people": []}"#, "customers")] {
+            let e = crate::client::decode_body::<PeopleResponse>(body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("missing field `{field}`")), "{e}");
+            assert!(serde_json::from_str::<PeopleResponseRef>(body).is_err());
+        }
+        // `null` is read as empty (Go's nil list).
+        let p: PeopleResponse = serde_json::from_str(r#"{"customers": null}"#).unwrap();
+        assert!(p.customers.is_empty());
+        for body in [
+            r#"{}"#,
+            r#"{"metric": {}}"#,
+            r#"{"start": "x", "res": "days"}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<MetricsResponse>(body).is_err(),
+                "{body}"
+            );
+        }
+        assert!(serde_json::from_str::<LinksResponse>("{}").is_err());
+        assert!(serde_json::from_str::<SearchPage>(r#"{"next": ""}"#).is_err());
+        assert!(serde_json::from_str::<CampaignList>("{}").is_err());
+        assert!(serde_json::from_str::<NewsletterPage>(r#"{"next": null}"#).is_err());
+        assert!(serde_json::from_str::<SegmentList>("{}").is_err());
+    }
+
+    #[test]
+    fn link_ids_as_numbers_or_numeric_strings() {
+        let ok: LinksResponse = serde_json::from_str(
+            r#"{"links": [{"link": {"id": 7}, "metric": null}, {"link": {"id": "8"}}]}"#,
+        )
+        .unwrap();
+        let ids: Vec<i64> = ok.links.iter().map(|l| l.link.id).collect();
+        assert_eq!(ids, [7, 8]);
+        let e = crate::client::decode_body::<LinksResponse>(
+            br#"{"links": [{"link": {"id": 7}}, {"link": {"id": "l-8"}}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("links[1].link.id") && e.contains("\"l-8\""),
+            "{e}"
+        );
     }
 
     #[test]

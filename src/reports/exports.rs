@@ -6,10 +6,13 @@
 //! `GET /v1/exports/{id}/download` for a signed link, fetched without the bearer header. Exports
 //! run concurrently (`concurrency` at a time).
 //!
-//! The file is CSV (the real layout is not documented: see the README). It is parsed as it
-//! downloads, by arrow's CSV decoder, so memory does not grow with the export. Columns are matched
-//! by header name, never by position: known names are typed, requested attributes are text, and
-//! any other column is kept in `extra` (a map of column name to text). A download cut off midway
+//! The file is CSV (the real layout is not documented: see the README), plain or gzip (known by
+//! its magic bytes, `Content-Encoding` or not), with or without a UTF-8 byte-order mark. It is
+//! parsed as it downloads, by arrow's CSV decoder, so memory does not grow with the export.
+//! Columns are matched by header name, never by position, and in any case when no name matches
+//! exactly: known names are typed, requested attributes are text, and any other column is kept in
+//! `extra` (a map of column name to text). A time column none of whose values reads as a time
+//! fails the query, naming the column: its values are not NULL. A download cut off midway
 //! is opened again (with a fresh link when the old one expired) and the rows already emitted are
 //! skipped; a file with fewer rows than the export's `total` is an error, never a partial result.
 
@@ -31,7 +34,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{ReadRequest, ReportReader};
-use crate::client::exports::{self, OpenError};
+use crate::client::exports::{self, OpenError, Unpack};
 use crate::client::models::{CampaignList, NewsletterPage};
 use crate::client::pagination::{PageRequest, paginate};
 use crate::error::{Error, Result};
@@ -538,9 +541,20 @@ fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Result<RecordBat
     .boxed()
 }
 
+/// The UTF-8 byte-order mark, dropped before the header.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Turns a CSV byte stream into table batches, matching columns by header name.
 struct FileDecoder {
     shared: Arc<Shared>,
+    /// What the file is of, for errors: `export 12 (campaign_id 3)`.
+    label: String,
+    /// Gzip or plain.
+    unpack: Unpack,
+    /// Whether the start of the file has been checked for a byte-order mark.
+    bom_checked: bool,
+    /// For each table column of type time: values seen (not NULL) and values read as times.
+    times: HashMap<usize, (usize, usize)>,
     prefix_values: Vec<Option<String>>,
     /// Data rows to drop before emitting (already emitted by an earlier attempt).
     skip: usize,
@@ -571,6 +585,10 @@ impl FileDecoder {
         };
         FileDecoder {
             shared: shared.clone(),
+            label: format!("export {export_id} ({})", job.what),
+            unpack: Unpack::default(),
+            bom_checked: false,
+            times: HashMap::new(),
             prefix_values,
             skip,
             seen: 0,
@@ -583,7 +601,26 @@ impl FileDecoder {
         self.seen
     }
 
+    /// The batches completed by the next `bytes` of the file (gzip or plain).
     fn feed(
+        &mut self,
+        bytes: &[u8],
+        stats: &crate::client::RequestStats,
+    ) -> Result<Vec<RecordBatch>> {
+        let plain = self.unpack.push(bytes).map_err(|e| self.context(e))?;
+        if plain.is_empty() {
+            // Nothing new (gzip still in its header): an empty decode means the end to arrow.
+            return Ok(vec![]);
+        }
+        self.feed_plain(&plain, stats)
+    }
+
+    /// `e` with the export it happened to.
+    fn context(&self, e: Error) -> Error {
+        Error::Export(format!("{}: {e}", self.label))
+    }
+
+    fn feed_plain(
         &mut self,
         bytes: &[u8],
         stats: &crate::client::RequestStats,
@@ -591,6 +628,12 @@ impl FileDecoder {
         let data: &[u8] = bytes;
         if self.header.is_none() {
             self.pending.extend_from_slice(bytes);
+            if !self.bom_checked && self.pending.len() >= BOM.len() {
+                self.bom_checked = true;
+                if self.pending.starts_with(BOM) {
+                    self.pending.drain(..BOM.len());
+                }
+            }
             let Some((header, used)) = read_header(&self.pending)? else {
                 return Ok(vec![]);
             };
@@ -603,16 +646,23 @@ impl FileDecoder {
     }
 
     fn finish(&mut self, stats: &crate::client::RequestStats) -> Result<Vec<RecordBatch>> {
+        let rest = self.unpack.finish().map_err(|e| self.context(e))?;
+        let mut out = if rest.is_empty() {
+            vec![]
+        } else {
+            self.feed_plain(&rest, stats)?
+        };
         if self.header.is_none() {
             if self.pending.iter().all(u8::is_ascii_whitespace) {
-                return Ok(vec![]); // An empty file: no rows.
+                return Ok(out); // An empty file: no rows.
             }
             // A header with no newline after it.
             self.pending.push(b'\n');
             let pending = std::mem::take(&mut self.pending);
-            return self.feed(&pending, stats);
+            out.extend(self.feed_plain(&pending, stats)?);
+            return Ok(out);
         }
-        let mut out = self.decode(&[], stats)?;
+        out.extend(self.decode(&[], stats)?);
         let Some(h) = self.header.as_mut() else {
             return Ok(out);
         };
@@ -645,7 +695,7 @@ impl FileDecoder {
             let n = n.trim();
             aliases
                 .iter()
-                .find(|(a, _)| *a == n)
+                .find(|(a, _)| a.eq_ignore_ascii_case(n))
                 .map_or(n.to_string(), |(_, c)| c.to_string())
         };
         let position: HashMap<String, usize> = names
@@ -654,6 +704,13 @@ impl FileDecoder {
             .rev()
             .map(|(i, n)| (canonical(n), i))
             .collect();
+        // Names in any case (`ID`, `Email`), for a column no name matches exactly.
+        let folded: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, n)| (canonical(n).to_lowercase(), i))
+            .collect();
         let sources: Vec<Option<usize>> = columns
             .iter()
             .enumerate()
@@ -661,7 +718,10 @@ impl FileDecoder {
                 if i < self.shared.prefix {
                     None
                 } else {
-                    position.get(name).copied()
+                    position
+                        .get(name)
+                        .or_else(|| folded.get(&name.to_lowercase()))
+                        .copied()
                 }
             })
             .collect();
@@ -728,7 +788,7 @@ impl FileDecoder {
                 columns.push(extra_array(&batch, &h.extra)?);
                 continue;
             }
-            let (_, ty) = shared.report_columns[c];
+            let (ref name, ty) = shared.report_columns[c];
             let text: ArrayRef = if c < shared.prefix {
                 // Empty text is NULL, as arrow's CSV decoder reads the file's empty fields.
                 match self.prefix_values.get(c).and_then(Option::as_deref) {
@@ -741,7 +801,22 @@ impl FileDecoder {
                     None => new_null_array(&DataType::Utf8, rows),
                 }
             };
-            columns.push(typed(text, ty, stats)?);
+            let array = typed(text.clone(), ty, stats)?;
+            if ty == ColType::Time && c >= shared.prefix {
+                let counts = self.times.entry(c).or_default();
+                counts.0 += text.len() - text.null_count();
+                counts.1 += array.len() - array.null_count();
+                if counts.0 > 0 && counts.1 == 0 {
+                    return Err(Error::Export(format!(
+                        "{}: column {name} of the export file holds no time: none of its {} \
+                         values so far is unix seconds or RFC 3339 (the first is '{}')",
+                        self.label,
+                        counts.0,
+                        first_value(&text).unwrap_or_default()
+                    )));
+                }
+            }
+            columns.push(array);
         }
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(Some(RecordBatch::try_new_with_options(
@@ -815,6 +890,14 @@ fn typed(text: ArrayRef, ty: ColType, stats: &crate::client::RequestStats) -> Re
         stats.cast_failures.add(failed);
     }
     Ok(out)
+}
+
+/// The first value of a text column that is not NULL.
+fn first_value(text: &ArrayRef) -> Option<String> {
+    let s = text.as_any().downcast_ref::<StringArray>()?;
+    (0..s.len())
+        .find(|&i| s.is_valid(i))
+        .map(|i| s.value(i).chars().take(40).collect())
 }
 
 /// Unix seconds, or RFC 3339.
@@ -1068,6 +1151,102 @@ mod tests {
         }
         assert_eq!(delivery_unit(7, false), delivery_unit(7, false));
         assert_ne!(delivery_unit(7, false), delivery_unit(7, true));
+    }
+
+    /// Every batch of `data` as an export file of `kind` (attribute `plan`), cut every `step` bytes.
+    fn decoded(kind: ExportKind, data: &[u8], step: usize) -> Result<RecordBatch> {
+        let cuts: Vec<usize> = (step..data.len()).step_by(step).collect();
+        let batches = fuzzing::decode(kind, vec!["plan".into()], data, &cuts)?;
+        let schema = ExportReport::new(
+            kind,
+            "fuzz",
+            ExportOptions {
+                attributes: vec!["plan".into()],
+                ..ExportOptions::default()
+            },
+        )
+        .schema;
+        Ok(datafusion::arrow::compute::concat_batches(
+            &schema, &batches,
+        )?)
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_bom_and_header_case_read_as_the_plain_file() {
+        let files: [(ExportKind, &[u8]); 2] = [
+            (
+                ExportKind::Customers,
+                b"id,email,cio_id,plan,Other\n1,a@x.io,c1,pro,x\n2,,c2,,\n",
+            ),
+            (
+                ExportKind::Deliveries,
+                b"id,campaign_id,created,sent,plan\nd1,3,1700000000,,pro\nd2,3,1700000100,1700000200,\n",
+            ),
+        ];
+        for (kind, plain) in files {
+            let want = decoded(kind, plain, usize::MAX).unwrap();
+            assert_eq!(want.num_rows(), 2);
+            let text = std::str::from_utf8(plain).unwrap();
+            let (header, rest) = text.split_once('\n').unwrap();
+            let upper = format!("{}\n{rest}", header.to_uppercase());
+            let with_bom = [BOM, plain].concat();
+            let all = [BOM, upper.as_bytes()].concat();
+            for variant in [
+                with_bom.clone(),
+                upper.clone().into_bytes(),
+                gzip(plain),
+                gzip(&all),
+                [gzip(&all[..20]), gzip(&all[20..])].concat(),
+            ] {
+                for step in [1, 2, 3, 5, 64, usize::MAX] {
+                    let got = decoded(kind, &variant, step).unwrap();
+                    // `extra` keeps the file's own name of an unknown column: compare the rest.
+                    let n = want.num_columns() - 1;
+                    assert_eq!(
+                        got.project(&(0..n).collect::<Vec<_>>()).unwrap(),
+                        want.project(&(0..n).collect::<Vec<_>>()).unwrap(),
+                        "{kind:?} {step} {variant:?}"
+                    );
+                }
+            }
+        }
+        // A file cut inside its gzip stream is an error, not fewer rows.
+        let cut = gzip(files[0].1);
+        let e = decoded(ExportKind::Customers, &cut[..cut.len() - 5], 7)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gzip"), "{e}");
+    }
+
+    #[test]
+    fn a_time_column_with_no_time_fails_naming_it() {
+        let bad = b"id,created,sent\nd1,yesterday,\nd2,soon,\n";
+        let e = decoded(ExportKind::Deliveries, bad, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column created") && e.contains("'yesterday'") && e.contains("2 values"),
+            "{e}"
+        );
+        // One value that reads is enough: the others are NULL and counted, as before.
+        let some = b"id,created\nd1,yesterday\nd2,1700000000\n";
+        let b = decoded(ExportKind::Deliveries, some, 4).unwrap();
+        assert_eq!(b.column_by_name("created").unwrap().null_count(), 1);
+        // An empty column is not a failure.
+        let empty = b"id,created\nd1,\n";
+        assert_eq!(
+            decoded(ExportKind::Deliveries, empty, 4)
+                .unwrap()
+                .num_rows(),
+            1
+        );
     }
 
     #[test]

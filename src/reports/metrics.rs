@@ -557,8 +557,8 @@ async fn fetch_metrics(
 }
 
 /// The query of `GET /v1/{kind}/{id}/metrics` at `now`: version 2 for campaigns (`res`, `start`
-/// and `end` of the `steps + 1` buckets up to the one holding `now`, in America/New_York),
-/// version 1 for newsletters (`period`, `steps`); `type` when a metric type is set.
+/// of the `steps + 1` buckets up to the one holding `now`, in America/New_York, and `end` =
+/// [`v2_end`]), version 1 for newsletters (`period`, `steps`); `type` when a metric type is set.
 pub fn metrics_query(
     kind: MetricKind,
     o: &MetricOptions,
@@ -576,10 +576,7 @@ pub fn metrics_query(
                 ("version", "2".to_string()),
                 ("res", o.period.as_str().to_string()),
                 ("start", first.timestamp().to_string()),
-                (
-                    "end",
-                    o.period.add(last, 1, EASTERN).timestamp().to_string(),
-                ),
+                ("end", v2_end(last, now).to_string()),
                 ("tz", EASTERN.name().to_string()),
             ]);
         }
@@ -589,6 +586,15 @@ pub fn metrics_query(
         }
     }
     query
+}
+
+/// The version-2 `end` (unix seconds) at `now`, in the bucket starting at `current`: `now`, so
+/// that the answer ends with the current bucket whether Customer.io returns the buckets that
+/// start before `end` or also the one that contains it (the start of the next bucket, as `end`,
+/// would add a future bucket under the second reading). When `now` is the current bucket's
+/// first second, a second later: its start as `end` would leave it out under the first.
+pub fn v2_end(current: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    now.timestamp().max(current.timestamp() + 1)
 }
 
 /// The query of `GET /v1/{kind}/{id}/metrics/links` (version 1).
@@ -617,7 +623,8 @@ fn series_starts(
                 Some(s) => parse_go_time(s).ok_or_else(|| Error::Malformed {
                     endpoint: format!("GET {path}"),
                     detail: format!(
-                        "start '{s}' is not a time like '2025-01-01 00:00:00 +0000 UTC'"
+                        "at start: '{s}' is not a time like '2025-01-01 00:00:00 +0000 UTC' \
+                         (Go) or '2025-01-01T00:00:00Z' (RFC 3339)"
                     ),
                 })?,
                 // The first of the version-1 buckets asked for (`Period::v1_buckets`).
@@ -675,10 +682,16 @@ fn aligned(v: &[Option<i64>], i: usize, n: usize) -> Option<i64> {
         .and_then(|j| v.get(j).copied().flatten())
 }
 
-/// Parses Go's `time.Time` string form, e.g. `2025-01-01 00:00:00 -0500 EST`.
+/// Parses a version-2 `start`: Go's `time.Time` string form, e.g.
+/// `2025-01-01 00:00:00 -0500 EST` (the spec's example, fractional seconds allowed), or RFC 3339
+/// (`2026-01-01T00:00:00.000Z`, `2025-12-31T19:00:00-05:00`; the spec calls the field ISO 8601).
 pub fn parse_go_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
     let head: String = s.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-    DateTime::parse_from_str(&head, "%Y-%m-%d %H:%M:%S %z")
+    DateTime::parse_from_str(&head, "%Y-%m-%d %H:%M:%S%.f %z")
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
@@ -867,6 +880,38 @@ mod tests {
         let t = parse_go_time("2025-01-01 00:00:00 -0500 EST").unwrap();
         assert_eq!(t.to_rfc3339(), "2025-01-01T05:00:00+00:00");
         assert!(parse_go_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn v2_start_in_go_and_rfc3339_forms_is_one_instant() {
+        let want = parse_go_time("2026-01-01 00:00:00 +0000 UTC").unwrap();
+        for s in [
+            "2025-12-31 19:00:00 -0500 EST",
+            "2026-01-01 00:00:00.000 +0000 UTC",
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-01T00:00:00Z",
+            "2025-12-31T19:00:00.000-05:00",
+            " 2025-12-31T19:00:00-05:00 ",
+        ] {
+            assert_eq!(parse_go_time(s), Some(want), "{s}");
+        }
+        assert!(parse_go_time("2026-01-01").is_none());
+    }
+
+    #[test]
+    fn v2_end_is_now_and_inside_the_current_bucket() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let current = at("2026-11-26T05:00:00Z");
+        assert_eq!(
+            v2_end(current, at("2026-11-26T15:30:00Z")),
+            at("2026-11-26T15:30:00Z").timestamp()
+        );
+        // At the bucket's first instant, a second past it, not the bucket's start.
+        assert_eq!(v2_end(current, current), current.timestamp() + 1);
+        assert_eq!(
+            v2_end(current, at("2026-11-26T05:00:00.400Z")),
+            current.timestamp() + 1
+        );
     }
 
     #[test]

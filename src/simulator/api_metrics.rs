@@ -40,6 +40,7 @@ fn v1_window(state: &SimState, params: &Params, op: &str) -> ApiResult<Window> {
 
 /// The `metric` answer; `channels` are the operation's `type` values in the spec.
 fn metric_answer(
+    state: &SimState,
     ws: &Workspace,
     s: &Sender,
     w: &Window,
@@ -57,25 +58,32 @@ fn metric_answer(
         keys,
     );
     let mut body = json!({ "metric": { "series": series } });
-    if let Some(h) = &w.v2 {
-        body["start"] = json!(h.start);
-        body["end"] = json!(h.end);
+    if let (Some(h), Some(first), Some(last)) = (&w.v2, w.buckets.first(), w.buckets.last()) {
+        let shapes = &state.config.shapes;
+        body["start"] = json!(shapes.v2_time(&h.start, *first));
+        body["end"] = json!(shapes.v2_time(&h.end, *last));
         body["res"] = json!(h.res);
     }
     Ok(body)
 }
 
-fn links_answer(ws: &Workspace, s: &Sender, w: &Window, params: &Params) -> ApiResult<Value> {
+fn links_answer(
+    state: &SimState,
+    ws: &Workspace,
+    s: &Sender,
+    w: &Window,
+    params: &Params,
+) -> ApiResult<Value> {
     let unique = params.bool("unique", false)?;
     let links = ws.catalog.links(s.kind, s.id);
-    Ok(link_series(
+    Ok(state.config.shapes.shape_links(link_series(
         ws.catalog.root,
         s,
         &links,
         w.period,
         &w.buckets,
         unique,
-    ))
+    )))
 }
 
 /// `GET /v1/campaigns/{id}/metrics` (`campaignMetrics`): version 1 (`period`, `steps`) or, with
@@ -90,11 +98,13 @@ pub(crate) async fn campaign_metrics(
     let params = Params::parse(query.as_deref());
     let vocab = vocabulary::vocabulary()?;
     let w = if params.get("version") == Some("2") {
-        window::v2(&params, &vocab.v2_res)?
+        let shaped = state.config.shapes.v2_query(query.as_deref());
+        window::v2(&Params::parse(shaped.as_deref()), &vocab.v2_res)?
     } else {
         v1_window(&state, &params, vocabulary::CAMPAIGN_METRICS)?
     };
     Ok(Json(metric_answer(
+        &state,
         &ws,
         &s,
         &w,
@@ -113,7 +123,7 @@ pub(crate) async fn campaign_links(
     let s = sender(&ws, Kind::Campaign, &id)?;
     let params = Params::parse(query.as_deref());
     let w = v1_window(&state, &params, vocabulary::CAMPAIGN_LINKS)?;
-    Ok(Json(links_answer(&ws, &s, &w, &params)?))
+    Ok(Json(links_answer(&state, &ws, &s, &w, &params)?))
 }
 
 /// `GET /v1/newsletters/{id}/metrics` (`getNewsletterMetrics`): version 1 only.
@@ -127,7 +137,7 @@ pub(crate) async fn newsletter_metrics(
     let params = Params::parse(query.as_deref());
     let w = v1_window(&state, &params, vocabulary::NEWSLETTER_METRICS)?;
     let channels = &vocabulary::vocabulary()?.newsletter_types;
-    Ok(Json(metric_answer(&ws, &s, &w, &params, channels)?))
+    Ok(Json(metric_answer(&state, &ws, &s, &w, &params, channels)?))
 }
 
 /// `GET /v1/newsletters/{id}/metrics/links` (`getNewsletterLinks`).
@@ -140,5 +150,5 @@ pub(crate) async fn newsletter_links(
     let s = sender(&ws, Kind::Newsletter, &id)?;
     let params = Params::parse(query.as_deref());
     let w = v1_window(&state, &params, vocabulary::NEWSLETTER_LINKS)?;
-    Ok(Json(links_answer(&ws, &s, &w, &params)?))
+    Ok(Json(links_answer(&state, &ws, &s, &w, &params)?))
 }

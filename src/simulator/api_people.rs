@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery};
+use axum::extract::{Extension, Path, RawQuery, State};
 use serde_json::{Value, json};
 
 use super::customers::{Filter, People};
 use super::error::{ApiError, ApiResult};
 use super::params::{Params, encode_cursor, start_offset};
-use super::state::Workspace;
+use super::state::{SimState, Workspace};
 
 const SEARCH_DEFAULT_LIMIT: i64 = 50;
 const SEARCH_MAX_LIMIT: i64 = 1000;
@@ -88,8 +88,10 @@ fn lookup(people: &People, id_type: IdType, raw: &str) -> Option<u64> {
 }
 
 /// `POST /v1/customers/attributes` (`getPeopleById`): `{"ids": [...]}` (1 to 100),
-/// `id_type` `id` or `cio_id`. Unknown ids are left out; items are unwrapped (live shape).
+/// `id_type` `id` or `cio_id`. Unknown ids are left out; items are unwrapped (live shape) unless
+/// [`ShapeConfig::people`](super::ShapeConfig) says otherwise.
 pub(crate) async fn batch_attributes(
+    State(state): State<Arc<SimState>>,
     Extension(ws): Extension<Arc<Workspace>>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -122,7 +124,11 @@ pub(crate) async fn batch_attributes(
             }
         };
         if let Some(i) = lookup(&ws.people, id_type, &raw).filter(|i| seen.insert(*i)) {
-            customers.push(ws.people.person(i).to_json());
+            let item = state
+                .config
+                .shapes
+                .person_item(ws.people.person(i).to_json(), customers.len());
+            customers.push(item);
         }
     }
     Ok(Json(json!({ "customers": customers })))

@@ -187,7 +187,8 @@ pub(crate) async fn file(
         .exports
         .downloads_started
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let stream = csv_stream(export, columns);
+    let shapes = state.config.shapes;
+    let stream = shapes.shape_file(csv_stream(export, columns));
     let body = if n < u64::from(state.config.exports.cut_downloads) {
         // The `cut_downloads` knob: the connection drops after `cut_after_bytes`.
         Body::from_stream(cut_after(stream, state.config.exports.cut_after_bytes))
@@ -197,6 +198,10 @@ pub(crate) async fn file(
     let mut resp = Response::new(body);
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    if let Some(encoding) = shapes.export_content_encoding() {
+        resp.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
     resp
 }
 

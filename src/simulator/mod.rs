@@ -79,6 +79,7 @@ mod limits;
 mod metrics;
 mod params;
 mod routes;
+mod shapes;
 mod state;
 mod validate;
 mod vocabulary;
@@ -100,6 +101,10 @@ use crate::clock::{Clock, SystemClock};
 
 pub use exports::{DownloadWhilePending, ExportConfig};
 pub use faults::{FaultConfig, ScriptKind, ScriptedResponse};
+pub use shapes::{
+    ExportCompression, HeaderCase, LinkIdType, MetricsEnd, MetricsTimeFormat, PeopleShape,
+    ShapeConfig,
+};
 
 use state::SimState;
 
@@ -128,6 +133,9 @@ pub struct SimConfig {
     /// the vendor error body when it breaks it (default `true`; `cio-sim --lenient` turns it off).
     /// See "Strict requests" in the module docs.
     pub strict: bool,
+    /// Response shapes other than the default one (wrapped people, RFC 3339 times, string link
+    /// ids, compressed export files, ...): see [`ShapeConfig`].
+    pub shapes: ShapeConfig,
 }
 
 impl SimConfig {
@@ -167,6 +175,7 @@ impl Default for SimConfig {
             clock: Arc::new(SystemClock),
             exports: ExportConfig::default(),
             strict: true,
+            shapes: ShapeConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ mod props;
 mod retries;
 mod s3;
 mod schedule;
+mod shapes;
 mod simulator;
 mod strict;
 mod tables;
