@@ -519,7 +519,7 @@ async fn read_item(shared: &Shared, item: ItemRef) -> Result<Option<RecordBatch>
         }
     };
     let ((starts, series), links) = futures::try_join!(metrics, links)?;
-    let links = links.map(|l| align_links(shared, l, now));
+    let links = links.map(|(l, server_now)| align_links(shared, l, server_now.unwrap_or(now)));
     build_batch(shared, &item, &starts.starts, &series, links.as_ref()).map(Some)
 }
 
@@ -541,7 +541,8 @@ async fn fetch_item(shared: &Shared, id: i64) -> Result<Item> {
     }
 }
 
-/// The bucket starts and the series of one item.
+/// The bucket starts and the series of one item. The query's window is the connector's (`now`);
+/// version-1 buckets are labelled from the server's time (the answer's `Date`).
 async fn fetch_metrics(
     shared: &Shared,
     id: i64,
@@ -551,8 +552,11 @@ async fn fetch_metrics(
     let (client, stats) = (&shared.request.client, &shared.request.stats);
     let path = format!("/v1/{}/{id}/metrics", shared.kind.plural());
     let query = metrics_query(shared.kind, o, now);
-    let resp: MetricsResponse = client.get(&path, &query, stats).await?;
-    let starts = series_starts(shared, &resp, now, &path)?;
+    let dated = client
+        .get_dated::<MetricsResponse>(&path, &query, stats)
+        .await?;
+    let resp = dated.value;
+    let starts = series_starts(shared, &resp, now, dated.server_date, &path)?;
     Ok((starts, resp.metric))
 }
 
@@ -602,11 +606,15 @@ pub fn links_query(o: &MetricOptions) -> Vec<(&'static str, String)> {
 
 /// The bucket starts of a metrics answer of `path`. Version 2 (campaigns) names its first
 /// bucket's start, or starts where it was asked to (`steps` buckets before the one holding
-/// `now`); version 1 (newsletters) ends with the bucket holding `now`.
+/// `now`, the connector's time the query was made at); version 1 (newsletters) ends with the
+/// bucket holding the server's time, `server_now` (the answer's `Date` header), or `now` when
+/// the answer had no readable `Date`. (With the connector's own clock a few minutes behind the
+/// server's across midnight Eastern, every version-1 bucket would be labelled a day early.)
 fn series_starts(
     shared: &Shared,
     resp: &MetricsResponse,
     now: DateTime<Utc>,
+    server_now: Option<DateTime<Utc>>,
     path: &str,
 ) -> Result<Arc<BucketList>> {
     let (period, steps) = (shared.options.period, shared.options.steps);
@@ -627,26 +635,32 @@ fn series_starts(
                 .buckets
                 .get(period, Anchor::From(start.timestamp()), n))
         }
-        MetricKind::Newsletters => Ok(shared.buckets.v1(period, n, now)),
+        MetricKind::Newsletters => Ok(shared.buckets.v1(period, n, server_now.unwrap_or(now))),
     }
 }
 
-async fn fetch_links(shared: &Shared, id: i64) -> Result<Vec<LinkMetrics>> {
+/// One item's link series, and the server's time of the answer (its `Date`), which their
+/// version-1 buckets end at.
+async fn fetch_links(
+    shared: &Shared,
+    id: i64,
+) -> Result<(Vec<LinkMetrics>, Option<DateTime<Utc>>)> {
     let o = &shared.options;
     let path = format!("/v1/{}/{id}/metrics/links", shared.kind.plural());
     let query = links_query(o);
-    let resp: LinksResponse = shared
+    let dated = shared
         .request
         .client
-        .get(&path, &query, &shared.request.stats)
+        .get_dated::<LinksResponse>(&path, &query, &shared.request.stats)
         .await?;
-    Ok(resp.links)
+    Ok((dated.value.links, dated.server_date))
 }
 
 /// Link series and the buckets they are of.
 type AlignedLinks = (Vec<LinkMetrics>, Arc<BucketList>);
 
-/// Version-1 link series end with the current bucket; index them by bucket start.
+/// Version-1 link series end with the bucket holding `now`, the server's time of the answer (or
+/// the connector's when it had no readable `Date`); index them by bucket start.
 fn align_links(shared: &Shared, links: Vec<LinkMetrics>, now: DateTime<Utc>) -> AlignedLinks {
     let n = links
         .iter()
@@ -839,7 +853,7 @@ pub mod local {
                 detail: e.to_string(),
             };
             let resp: MetricsResponse = decode_body(metrics).map_err(|e| malformed(&path, e))?;
-            let starts = series_starts(shared, &resp, now, &path)?;
+            let starts = series_starts(shared, &resp, now, None, &path)?;
             let links = match (shared.want_links, links) {
                 (true, Some(body)) => {
                     let resp: LinksResponse =

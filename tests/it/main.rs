@@ -16,4 +16,5 @@ mod retries;
 mod s3;
 mod schedule;
 mod simulator;
+mod skew;
 mod tables;
