@@ -18,3 +18,4 @@ mod schedule;
 mod simulator;
 mod skew;
 mod tables;
+mod vendor_records;
