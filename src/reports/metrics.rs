@@ -893,6 +893,58 @@ mod tests {
         assert_eq!(value_at(&s, "opened", 2, 3), None);
     }
 
+    #[test]
+    fn version_1_buckets_end_with_the_servers_day_or_the_local_one_without_a_date() {
+        let options = MetricOptions {
+            steps: 2,
+            ..MetricOptions::default()
+        };
+        let shared = Shared::new(
+            MetricKind::Newsletters,
+            "w".into(),
+            options,
+            ReadRequest::detached(vec![6]),
+        );
+        let mut resp: MetricsResponse = serde_json::from_str(r#"{"metric":{}}"#).unwrap();
+        resp.metric
+            .series
+            .insert("sent".into(), vec![Some(1), Some(2), Some(3)]);
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        // The connector at 23:50 EST on 26 November, the server at 00:10 EST on the 27th.
+        let local = t("2026-11-27T04:50:00Z");
+        let server = Some(t("2026-11-27T05:10:00Z"));
+        let starts = |server_now| {
+            series_starts(
+                &shared,
+                &resp,
+                local,
+                server_now,
+                "/v1/newsletters/1/metrics",
+            )
+            .unwrap()
+            .starts
+            .iter()
+            .map(|s| s.to_rfc3339())
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            starts(server),
+            [
+                "2026-11-25T05:00:00+00:00",
+                "2026-11-26T05:00:00+00:00",
+                "2026-11-27T05:00:00+00:00"
+            ]
+        );
+        assert_eq!(
+            starts(None),
+            [
+                "2026-11-24T05:00:00+00:00",
+                "2026-11-25T05:00:00+00:00",
+                "2026-11-26T05:00:00+00:00"
+            ]
+        );
+    }
+
     /// `ItemReads` over ids, each read pending once, then bringing 8 rows (id 0: none; a negative
     /// id: an error); `started` counts the reads begun.
     fn item_reads(

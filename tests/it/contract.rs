@@ -697,13 +697,13 @@ const UNDECLARED: &[Undeclared] = &[
         op: "listNewsletters",
         path: "newsletters/[]",
         property: "type",
-        reason: "the 2026 spec's newsletter has `type` (API-NOTES §2.2); fixture newsletters record: \"type\":\"email\"",
+        reason: "a newsletter field of the current contract (spec/current-newsletter-fields.md; API-NOTES §2.2); fixture newsletters record: \"type\":\"email\"",
     },
     Undeclared {
         op: "listNewsletters",
         path: "newsletters/[]",
         property: "subscription_topic_id",
-        reason: "a newsletter field of the 2026 spec (API-NOTES §2.2)",
+        reason: "a newsletter field of the current contract (spec/current-newsletter-fields.md; API-NOTES §2.2)",
     },
     Undeclared {
         op: "getNewsletters",
