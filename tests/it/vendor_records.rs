@@ -149,6 +149,28 @@ async fn the_recorded_campaign_reads_through_the_campaigns_table() {
         ))
     );
     assert_eq!(i64_column(&batches, 6), [Some(5), Some(6), Some(7)]);
+    // The same item as `GET /v1/campaigns/{id}` answers it (one id pushed down).
+    script(
+        &env,
+        "getCampaigns",
+        &json!({ "campaign": Value::Object(campaign.clone()) }),
+    );
+    script(
+        &env,
+        "campaignMetrics",
+        &json!({"start": "2026-11-24 00:00:00 -0500 EST", "metric": {"series": {"sent": [5, 6, 7]}}}),
+    );
+    let before = env.requests("getCampaigns");
+    let by_id = env
+        .sql(&format!(
+            "SELECT campaign_id, campaign_name, campaign_type, trigger_segment_ids, \
+             filter_segment_ids FROM c WHERE campaign_id = {}",
+            campaign["id"]
+        ))
+        .await
+        .unwrap();
+    assert_eq!(env.requests("getCampaigns"), before + 1);
+    assert_eq!(json_rows(&by_id), vec![want; 3], "{}", pretty(&by_id));
     // The record's fields without a column (reported in the issue's note).
     assert_eq!(
         uncovered(&campaign, &columns),
@@ -230,6 +252,28 @@ async fn the_recorded_newsletter_reads_through_the_newsletters_table() {
         ))
     );
     assert_eq!(i64_column(&batches, 5), [Some(1), Some(2), Some(3)]);
+    // The same item as `GET /v1/newsletters/{id}` answers it (the id pushed down).
+    script(
+        &env,
+        "getNewsletters",
+        &json!({ "newsletter": Value::Object(newsletter.clone()) }),
+    );
+    script(
+        &env,
+        "getNewsletterMetrics",
+        &json!({"metric": {"series": {"sent": [1, 2, 3]}}}),
+    );
+    let before = env.requests("getNewsletters");
+    let by_id = env
+        .sql(&format!(
+            "SELECT newsletter_id, newsletter_name, newsletter_type, recipient_segment_ids \
+             FROM n WHERE newsletter_id = {}",
+            newsletter["id"]
+        ))
+        .await
+        .unwrap();
+    assert_eq!(env.requests("getNewsletters"), before + 1);
+    assert_eq!(json_rows(&by_id), vec![want; 3], "{}", pretty(&by_id));
     assert_eq!(
         uncovered(&newsletter, &columns),
         [
