@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use datafusion::physical_plan::metrics::Count;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -140,6 +141,15 @@ impl fmt::Debug for Client {
     }
 }
 
+/// A decoded answer and the server's time when it answered.
+#[derive(Debug)]
+pub struct Dated<T> {
+    /// The decoded body.
+    pub value: T,
+    /// The answer's `Date` header ([`parse_http_date`]); `None` when it is absent or unparsable.
+    pub server_date: Option<DateTime<Utc>>,
+}
+
 /// What one attempt came to.
 enum Attempt<T> {
     Done(T),
@@ -176,6 +186,18 @@ impl Client {
         stats: &RequestStats,
     ) -> Result<T> {
         self.send(Method::GET, path, query, None, stats).await
+    }
+
+    /// `GET path?query`, decoded as `T`, with the server's time from the answer's `Date` header
+    /// (for what is relative to the server's "now", like version-1 metric buckets).
+    pub async fn get_dated<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        stats: &RequestStats,
+    ) -> Result<Dated<T>> {
+        self.send_dated(Method::GET, path, query, None, stats, decode_body::<T>)
+            .await
     }
 
     /// `POST path?query` with a JSON body, decoded as `T`.
@@ -239,6 +261,24 @@ impl Client {
     where
         D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
     {
+        self.send_dated(method, path, query, body, stats, decode)
+            .await
+            .map(|d| d.value)
+    }
+
+    /// [`Client::send_with`], with the `Date` of the answer that was decoded.
+    pub async fn send_dated<T, D>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        stats: &RequestStats,
+        decode: D,
+    ) -> Result<Dated<T>>
+    where
+        D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
+    {
         let endpoint = format!("{method} {path}");
         let policy = &self.config.retry;
         let started = Instant::now();
@@ -297,7 +337,7 @@ impl Client {
         endpoint: &str,
         stats: &RequestStats,
         decode: &D,
-    ) -> Attempt<T>
+    ) -> Attempt<Dated<T>>
     where
         D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
     {
@@ -321,6 +361,11 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry::parse_retry_after);
+        let server_date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date);
         let bytes = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => return self.transport_retry(e),
@@ -350,7 +395,7 @@ impl Client {
             });
         }
         match decode(&bytes) {
-            Ok(v) => Attempt::Done(v),
+            Ok(value) => Attempt::Done(Dated { value, server_date }),
             Err(BodyError::Trailing(e)) => Attempt::Retry {
                 wait: None,
                 last: format!("HTTP {status} with trailing data after the JSON ({e})"),
@@ -403,6 +448,26 @@ impl Client {
             text.replace(key, "***")
         }
     }
+}
+
+/// An HTTP `Date` header value (RFC 7231 §7.1.1.1): the preferred IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), or either obsolete form a recipient must also accept
+/// (RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6 08:49:37 1994`). `None` for
+/// anything else.
+pub fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Some(fixed) = v.strip_suffix(" GMT") {
+        for format in ["%a, %d %b %Y %H:%M:%S", "%A, %d-%b-%y %H:%M:%S"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(fixed, format) {
+                return Some(t.and_utc());
+            }
+        }
+        return None;
+    }
+    let asctime = v.split_whitespace().collect::<Vec<_>>().join(" ");
+    NaiveDateTime::parse_from_str(&asctime, "%a %b %e %H:%M:%S %Y")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// Why a JSON answer did not decode.
@@ -516,6 +581,27 @@ mod tests {
             "<html> <b>502</b></html>"
         );
         assert_eq!(error_detail(b""), "(empty body)");
+    }
+
+    #[test]
+    fn http_dates_in_the_three_forms() {
+        let t = |s: &str| parse_http_date(s).map(|t| t.to_rfc3339());
+        let expected = Some("1994-11-06T08:49:37+00:00".to_string());
+        assert_eq!(t("Sun, 06 Nov 1994 08:49:37 GMT"), expected);
+        assert_eq!(t("Sunday, 06-Nov-94 08:49:37 GMT"), expected);
+        assert_eq!(t("Sun Nov  6 08:49:37 1994"), expected);
+        assert_eq!(
+            t("Sun, 08 Mar 2026 05:00:00 GMT"),
+            Some("2026-03-08T05:00:00+00:00".to_string())
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "Sun, 06 Nov 1994 08:49:37 +0100",
+            "1994-11-06T08:49:37Z",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 
     #[test]

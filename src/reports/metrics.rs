@@ -519,7 +519,7 @@ async fn read_item(shared: &Shared, item: ItemRef) -> Result<Option<RecordBatch>
         }
     };
     let ((starts, series), links) = futures::try_join!(metrics, links)?;
-    let links = links.map(|l| align_links(shared, l, now));
+    let links = links.map(|(l, server_now)| align_links(shared, l, server_now.unwrap_or(now)));
     build_batch(shared, &item, &starts.starts, &series, links.as_ref()).map(Some)
 }
 
@@ -541,7 +541,8 @@ async fn fetch_item(shared: &Shared, id: i64) -> Result<Item> {
     }
 }
 
-/// The bucket starts and the series of one item.
+/// The bucket starts and the series of one item. The query's window is the connector's (`now`);
+/// version-1 buckets are labelled from the server's time (the answer's `Date`).
 async fn fetch_metrics(
     shared: &Shared,
     id: i64,
@@ -551,8 +552,11 @@ async fn fetch_metrics(
     let (client, stats) = (&shared.request.client, &shared.request.stats);
     let path = format!("/v1/{}/{id}/metrics", shared.kind.plural());
     let query = metrics_query(shared.kind, o, now);
-    let resp: MetricsResponse = client.get(&path, &query, stats).await?;
-    let starts = series_starts(shared, &resp, now, &path)?;
+    let dated = client
+        .get_dated::<MetricsResponse>(&path, &query, stats)
+        .await?;
+    let resp = dated.value;
+    let starts = series_starts(shared, &resp, now, dated.server_date, &path)?;
     Ok((starts, resp.metric))
 }
 
@@ -608,11 +612,15 @@ pub fn links_query(o: &MetricOptions) -> Vec<(&'static str, String)> {
 
 /// The bucket starts of a metrics answer of `path`. Version 2 (campaigns) names its first
 /// bucket's start, or starts where it was asked to (`steps` buckets before the one holding
-/// `now`); version 1 (newsletters) ends with the bucket holding `now`.
+/// `now`, the connector's time the query was made at); version 1 (newsletters) ends with the
+/// bucket holding the server's time, `server_now` (the answer's `Date` header), or `now` when
+/// the answer had no readable `Date`. (With the connector's own clock a few minutes behind the
+/// server's across midnight Eastern, every version-1 bucket would be labelled a day early.)
 fn series_starts(
     shared: &Shared,
     resp: &MetricsResponse,
     now: DateTime<Utc>,
+    server_now: Option<DateTime<Utc>>,
     path: &str,
 ) -> Result<Arc<BucketList>> {
     let (period, steps) = (shared.options.period, shared.options.steps);
@@ -634,26 +642,32 @@ fn series_starts(
                 .buckets
                 .get(period, Anchor::From(start.timestamp()), n))
         }
-        MetricKind::Newsletters => Ok(shared.buckets.v1(period, n, now)),
+        MetricKind::Newsletters => Ok(shared.buckets.v1(period, n, server_now.unwrap_or(now))),
     }
 }
 
-async fn fetch_links(shared: &Shared, id: i64) -> Result<Vec<LinkMetrics>> {
+/// One item's link series, and the server's time of the answer (its `Date`), which their
+/// version-1 buckets end at.
+async fn fetch_links(
+    shared: &Shared,
+    id: i64,
+) -> Result<(Vec<LinkMetrics>, Option<DateTime<Utc>>)> {
     let o = &shared.options;
     let path = format!("/v1/{}/{id}/metrics/links", shared.kind.plural());
     let query = links_query(o);
-    let resp: LinksResponse = shared
+    let dated = shared
         .request
         .client
-        .get(&path, &query, &shared.request.stats)
+        .get_dated::<LinksResponse>(&path, &query, &shared.request.stats)
         .await?;
-    Ok(resp.links)
+    Ok((dated.value.links, dated.server_date))
 }
 
 /// Link series and the buckets they are of.
 type AlignedLinks = (Vec<LinkMetrics>, Arc<BucketList>);
 
-/// Version-1 link series end with the current bucket; index them by bucket start.
+/// Version-1 link series end with the bucket holding `now`, the server's time of the answer (or
+/// the connector's when it had no readable `Date`); index them by bucket start.
 fn align_links(shared: &Shared, links: Vec<LinkMetrics>, now: DateTime<Utc>) -> AlignedLinks {
     let n = links
         .iter()
@@ -852,7 +866,7 @@ pub mod local {
                 detail: e.to_string(),
             };
             let resp: MetricsResponse = decode_body(metrics).map_err(|e| malformed(&path, e))?;
-            let starts = series_starts(shared, &resp, now, &path)?;
+            let starts = series_starts(shared, &resp, now, None, &path)?;
             let links = match (shared.want_links, links) {
                 (true, Some(body)) => {
                     let resp: LinksResponse =
@@ -922,6 +936,58 @@ mod tests {
         assert_eq!(value_at(&s, "sent", 1, 3), Some(5));
         assert_eq!(value_at(&s, "sent", 2, 3), None);
         assert_eq!(value_at(&s, "opened", 2, 3), None);
+    }
+
+    #[test]
+    fn version_1_buckets_end_with_the_servers_day_or_the_local_one_without_a_date() {
+        let options = MetricOptions {
+            steps: 2,
+            ..MetricOptions::default()
+        };
+        let shared = Shared::new(
+            MetricKind::Newsletters,
+            "w".into(),
+            options,
+            ReadRequest::detached(vec![6]),
+        );
+        let mut resp: MetricsResponse = serde_json::from_str(r#"{"metric":{}}"#).unwrap();
+        resp.metric
+            .series
+            .insert("sent".into(), vec![Some(1), Some(2), Some(3)]);
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        // The connector at 23:50 EST on 26 November, the server at 00:10 EST on the 27th.
+        let local = t("2026-11-27T04:50:00Z");
+        let server = Some(t("2026-11-27T05:10:00Z"));
+        let starts = |server_now| {
+            series_starts(
+                &shared,
+                &resp,
+                local,
+                server_now,
+                "/v1/newsletters/1/metrics",
+            )
+            .unwrap()
+            .starts
+            .iter()
+            .map(|s| s.to_rfc3339())
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            starts(server),
+            [
+                "2026-11-25T05:00:00+00:00",
+                "2026-11-26T05:00:00+00:00",
+                "2026-11-27T05:00:00+00:00"
+            ]
+        );
+        assert_eq!(
+            starts(None),
+            [
+                "2026-11-24T05:00:00+00:00",
+                "2026-11-25T05:00:00+00:00",
+                "2026-11-26T05:00:00+00:00"
+            ]
+        );
     }
 
     /// `ItemReads` over ids, each read pending once, then bringing 8 rows (id 0: none; a negative

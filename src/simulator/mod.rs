@@ -75,6 +75,7 @@ mod export_files;
 mod exports;
 mod faults;
 mod hash;
+mod http_date;
 mod limits;
 mod metrics;
 mod params;

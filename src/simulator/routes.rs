@@ -126,6 +126,10 @@ pub(crate) fn router(state: Arc<SimState>, region: Region, contracts: &Contracts
         .route("/__sim/script", post(sim_script))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(
+            state.clone(),
+            super::http_date::date_header,
+        ))
         .with_state(state)
 }
 

@@ -17,6 +17,8 @@ mod s3;
 mod schedule;
 mod shapes;
 mod simulator;
+mod skew;
 mod strict;
 mod tables;
+mod vendor_records;
 mod vocabulary;
