@@ -950,7 +950,8 @@ mod tests {
             options,
             ReadRequest::detached(vec![6]),
         );
-        let mut resp: MetricsResponse = serde_json::from_str(r#"{"metric":{}}"#).unwrap();
+        let mut resp: MetricsResponse =
+            serde_json::from_str(r#"{"metric":{"series":{}}}"#).unwrap();
         resp.metric
             .series
             .insert("sent".into(), vec![Some(1), Some(2), Some(3)]);
