@@ -212,8 +212,8 @@ pub struct MetricsResponse {
     /// Version 2: the resolution.
     #[serde(default)]
     pub res: Option<String>,
-    /// The series (required; `null`: none).
-    #[serde(deserialize_with = "null_as_default")]
+    /// The series (required, an object: the spec documents no `null`, and a missing or `null`
+    /// `metric` would otherwise read as a sender with no buckets, that is missing rows).
     pub metric: Series,
 }
 

@@ -624,7 +624,12 @@ fn series_starts(
     path: &str,
 ) -> Result<Arc<BucketList>> {
     let (period, steps) = (shared.options.period, shared.options.steps);
-    let n = series_len(&resp.metric);
+    // No series at all (`"series": null` or `{}`, as Go writes an empty map): the buckets that
+    // were asked for, every value NULL, rather than a sender without rows.
+    let n = match series_len(&resp.metric) {
+        0 => steps as usize + 1,
+        n => n,
+    };
     match shared.kind {
         MetricKind::Campaigns => {
             let start = match resp.start.as_deref() {
