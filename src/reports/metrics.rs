@@ -519,7 +519,14 @@ async fn read_item(shared: &Shared, item: ItemRef) -> Result<Option<RecordBatch>
         }
     };
     let ((starts, series), links) = futures::try_join!(metrics, links)?;
-    let links = links.map(|(l, server_now)| align_links(shared, l, server_now.unwrap_or(now)));
+    let links = match links {
+        Some((l, date)) => {
+            let path = format!("/v1/{}/{}/metrics/links", shared.kind.plural(), item.id);
+            let server_now = server_now(shared, date, now, &path)?;
+            Some(align_links(shared, l, server_now.unwrap_or(now)))
+        }
+        None => None,
+    };
     build_batch(shared, &item, &starts.starts, &series, links.as_ref()).map(Some)
 }
 
@@ -556,8 +563,59 @@ async fn fetch_metrics(
         .get_dated::<MetricsResponse>(&path, &query, stats)
         .await?;
     let resp = dated.value;
-    let starts = series_starts(shared, &resp, now, dated.server_date, &path)?;
+    let server_now = match shared.kind {
+        MetricKind::Newsletters => server_now(shared, dated.server_date, now, &path)?,
+        MetricKind::Campaigns => None,
+    };
+    let starts = series_starts(shared, &resp, now, server_now, &path)?;
     Ok((starts, resp.metric))
+}
+
+/// How far the server's `Date` may be from this machine's clock (before the request, and after
+/// its answer) before a warning is logged. The `Date` is used all the same: version-1 buckets end
+/// at the server's now, which is what its clock says, even when this machine's clock is wrong.
+pub const SERVER_CLOCK_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::minutes(60);
+
+/// The first instant a Customer.io answer can carry: the company's founding year. A `Date`
+/// before it is not the server's clock (an unset clock, a zero time) and labels nothing.
+const EARLIEST_SERVER_DATE: i64 = 1_325_376_000; // 2012-01-01T00:00:00Z
+
+/// The server's time of a version-1 answer, its `Date` (`None`: the answer had none readable).
+/// A `Date` more than [`SERVER_CLOCK_TOLERANCE`] from this machine's clock, between `before`
+/// (when the query started) and now, is used and logged as a warning naming both times (one of
+/// the two clocks is wrong; the buckets are the server's); a `Date` before 2012 is an error.
+fn server_now(
+    shared: &Shared,
+    date: Option<DateTime<Utc>>,
+    before: DateTime<Utc>,
+    path: &str,
+) -> Result<Option<DateTime<Utc>>> {
+    let Some(date) = date else { return Ok(None) };
+    let secs = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if date.timestamp() < EARLIEST_SERVER_DATE {
+        return Err(Error::Malformed {
+            endpoint: format!("GET {path}"),
+            detail: format!(
+                "the answer's Date header says {}, which is no server's clock (this machine's \
+                 says {}); version-1 buckets end at the server's time, so the rows cannot be \
+                 labelled: check a proxy in base_url that rewrites Date",
+                secs(date),
+                secs(before)
+            ),
+        });
+    }
+    let after = shared.request.clock.now().max(before);
+    if date < before - SERVER_CLOCK_TOLERANCE || date > after + SERVER_CLOCK_TOLERANCE {
+        tracing::warn!(
+            endpoint = %format!("GET {path}"),
+            server = %secs(date),
+            local = %secs(before),
+            "the answer's Date is more than {} minutes from this machine's clock; version-1 \
+             buckets are labelled from the server's time (set this machine's clock with NTP)",
+            SERVER_CLOCK_TOLERANCE.num_minutes()
+        );
+    }
+    Ok(Some(date))
 }
 
 /// The query of `GET /v1/{kind}/{id}/metrics` at `now`: version 2 for campaigns (`res`, `start`
@@ -630,19 +688,47 @@ fn series_starts(
         0 => steps as usize + 1,
         n => n,
     };
+    let malformed = |detail: String| Error::Malformed {
+        endpoint: format!("GET {path}"),
+        detail,
+    };
     match shared.kind {
         MetricKind::Campaigns => {
+            // A version-2 answer names its first bucket and its resolution; one without them
+            // may be a version-1 answer (45 days up to the server's now), which labelled from
+            // the window asked for would put every value in the wrong bucket.
             let start = match resp.start.as_deref() {
-                Some(s) => parse_go_time(s).ok_or_else(|| Error::Malformed {
-                    endpoint: format!("GET {path}"),
-                    detail: format!(
+                Some(s) => parse_go_time(s).ok_or_else(|| {
+                    malformed(format!(
                         "at start: '{s}' is not a time like '2025-01-01 00:00:00 +0000 UTC' \
                          (Go) or '2025-01-01T00:00:00Z' (RFC 3339)"
-                    ),
+                    ))
                 })?,
-                // The first of the version-1 buckets asked for (`Period::v1_buckets`).
-                None => period.add(period.floor(now, EASTERN), -i64::from(steps), EASTERN),
+                None => {
+                    return Err(malformed(
+                        "at start: missing; a version-2 answer (version=2 was asked for) \
+                         carries the start of its first bucket"
+                            .into(),
+                    ));
+                }
             };
+            if let Some(res) = resp.res.as_deref()
+                && res.parse::<Period>().ok() != Some(period)
+            {
+                return Err(malformed(format!(
+                    "at res: '{res}', but res={period} was asked for (valid: {period} or its \
+                     -ly form)"
+                )));
+            }
+            // `steps + 1` buckets were asked for; one more when Customer.io also returns the
+            // bucket that contains `end`.
+            if n > steps as usize + 2 {
+                return Err(malformed(format!(
+                    "at metric.series: {n} buckets, but the window asked for holds {} \
+                     ({period}, steps {steps})",
+                    steps + 1
+                )));
+            }
             Ok(shared
                 .buckets
                 .get(period, Anchor::From(start.timestamp()), n))

@@ -375,3 +375,129 @@ async fn campaign_rows_follow_the_requested_window_and_links_the_servers_day_und
         }
     }
 }
+
+impl Skewed {
+    /// The error of `sql`, which must fail.
+    async fn error(&self, sql: &str) -> String {
+        match self.ctx.sql(sql).await {
+            Ok(df) => match df.collect().await {
+                Ok(b) => panic!("{sql} returned rows: {}", pretty(&b)),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
+/// A server `Date` hours from this machine's clock still labels version-1 buckets (they end at
+/// the server's now, whichever clock is wrong); a `Date` before 2012 is no server's clock, and
+/// the query fails naming both times, for newsletter metrics and campaign link metrics alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_date_hours_away_labels_and_one_before_2012_fails() {
+    let client = "2026-11-27T12:00:00Z";
+    for (server, days) in [
+        (
+            "2026-11-27T18:00:00Z",
+            [
+                "2026-11-25T05:00:00Z",
+                "2026-11-26T05:00:00Z",
+                "2026-11-27T05:00:00Z",
+            ],
+        ),
+        (
+            "2026-11-25T03:00:00Z", // 22:00 EST on 24 November
+            [
+                "2026-11-22T05:00:00Z",
+                "2026-11-23T05:00:00Z",
+                "2026-11-24T05:00:00Z",
+            ],
+        ),
+    ] {
+        let env = Skewed::start("skew_far", server, client).await;
+        env.query(NEWSLETTERS).await;
+        let b = env
+            .query("SELECT period_start FROM n WHERE newsletter_id = 1 ORDER BY 1")
+            .await;
+        assert_eq!(i64_column(&b, 0), micros(&days), "{server}");
+    }
+    // Newsletter metrics; campaign link metrics (campaign metrics are version 2, whose buckets
+    // come from the window asked for, so only the links' Date is judged there).
+    for links in [false, true] {
+        let server = "1970-01-01T00:00:00Z";
+        let env = Skewed::start("skew_epoch", server, client).await;
+        env.query(NEWSLETTERS).await;
+        env.query(
+            "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' \
+             OPTIONS (key 'sim_us', period 'days', steps '2', rate_limit '500')",
+        )
+        .await;
+        let sql = if links {
+            "SELECT links FROM c WHERE campaign_id = 1"
+        } else {
+            "SELECT sent FROM n WHERE newsletter_id = 1"
+        };
+        let e = env.error(sql).await;
+        let path = if links {
+            "/v1/campaigns/1/metrics/links"
+        } else {
+            "/v1/newsletters/1/metrics"
+        };
+        for needle in [&server[..19], &client[..19], "Date", path] {
+            assert!(e.contains(needle), "links={links}: {needle} in {e}");
+        }
+    }
+}
+
+/// A campaign metrics answer that is not the version-2 answer asked for fails naming the field:
+/// no `start` (a version-1 answer would end at the server's now, 45 days long), a `res` other
+/// than the one asked for, more buckets than the window holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_answer_that_is_not_the_version_2_window_fails() {
+    let t = "2026-11-27T12:00:00Z";
+    let cases = [
+        (
+            json!({"metric": {"series": {"sent": [1, 2, 3]}}}),
+            "at start: missing",
+        ),
+        (
+            json!({"start": "2026-11-25 05:00:00 +0000 UTC", "res": "weeks",
+                   "metric": {"series": {"sent": [1, 2, 3]}}}),
+            "at res: 'weeks'",
+        ),
+        (
+            json!({"start": "2026-11-25 05:00:00 +0000 UTC", "res": "days",
+                   "metric": {"series": {"sent": vec![0; 46]}}}),
+            "46 buckets",
+        ),
+    ];
+    for (body, needle) in cases {
+        let env = Skewed::start("skew_v2", t, t).await;
+        env.query(
+            "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' \
+             OPTIONS (key 'sim_us', period 'days', steps '2', rate_limit '500')",
+        )
+        .await;
+        env.script("campaignMetrics", &body);
+        let e = env.error("SELECT sent FROM c WHERE campaign_id = 1").await;
+        assert!(
+            e.contains(needle) && e.contains("/v1/campaigns/1/metrics"),
+            "{body}: {e}"
+        );
+    }
+    // `daily` is the same resolution as `days`: read.
+    let env = Skewed::start("skew_v2", t, t).await;
+    env.query(
+        "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' \
+         OPTIONS (key 'sim_us', period 'days', steps '2', rate_limit '500')",
+    )
+    .await;
+    env.script(
+        "campaignMetrics",
+        &json!({"start": "2026-11-25 05:00:00 +0000 UTC", "res": "daily",
+               "metric": {"series": {"sent": [1, 2, 3]}}}),
+    );
+    let b = env
+        .query("SELECT sent FROM c WHERE campaign_id = 1 ORDER BY period_start")
+        .await;
+    assert_eq!(i64_column(&b, 0), vec![Some(1), Some(2), Some(3)]);
+}
