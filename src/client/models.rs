@@ -35,7 +35,10 @@ where
 /// The series of the metrics the tables have columns for ([`SERIES_METRICS`]); any other key is
 /// skipped whatever its JSON type (a metric added to the API later must not fail the query). A
 /// known metric must be a list of whole numbers or `null`s (`null` as a whole: absent); anything
-/// else is an error at its JSON path. `null` for the whole map: no series.
+/// else is an error at its JSON path. `null` or `{}` for the whole map: no series (the report
+/// gives NULL values for the buckets asked for). A map with keys but none of the known metrics
+/// is of another shape (renamed metrics, another report's answer) and is an error naming the
+/// known metrics, rather than read as no values.
 fn known_series<'de, D>(d: D) -> Result<BTreeMap<String, Vec<Option<i64>>>, D::Error>
 where
     D: Deserializer<'de>,
@@ -65,15 +68,37 @@ where
             // Series have one length: each list is made with room for the one before it (the
             // first for 64 values: the default 45 steps make 46).
             let mut capacity = 64;
+            let mut known = false;
+            // The first few other keys, for the error of a map without a known metric.
+            let mut others: Vec<String> = Vec::new();
+            let mut other_count = 0usize;
             while let Some(name) = map.next_key::<String>()? {
                 if SERIES_METRICS.contains(&name.as_str()) {
+                    known = true;
                     if let Some(values) = map.next_value_seed(SeriesSeed(capacity))? {
                         capacity = values.len();
                         out.insert(name, values);
                     }
                 } else {
                     map.next_value::<IgnoredAny>()?;
+                    other_count += 1;
+                    if others.len() < 5 {
+                        others.push(format!("`{}`", name.escape_debug()));
+                    }
                 }
+            }
+            if !known && other_count > 0 {
+                let more = if other_count > others.len() {
+                    format!(" and {} more", other_count - others.len())
+                } else {
+                    String::new()
+                };
+                return Err(serde::de::Error::custom(format!(
+                    "expected a map with at least one of the known metrics ({}), or `{{}}` for \
+                     none, got only other keys: {}{more}",
+                    SERIES_METRICS.join(", "),
+                    others.join(", ")
+                )));
             }
             Ok(out)
         }
@@ -233,8 +258,10 @@ pub struct Link {
 pub struct LinkMetrics {
     /// The link.
     pub link: Link,
-    /// Its `clicked`, `human_clicked` and `machine_clicked` series (`null`: none).
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Its `clicked`, `human_clicked` and `machine_clicked` series. Required: a link without
+    /// `metric` is of another shape, and fails at its JSON path rather than read as NULL values;
+    /// `null` (Go's nil) is read as no series, the link's values NULL.
+    #[serde(deserialize_with = "null_as_default")]
     pub metric: Series,
 }
 
@@ -288,20 +315,77 @@ pub struct Identifiers {
     /// The email (nullable).
     #[serde(default, deserialize_with = "string_or_number")]
     pub email: Option<String>,
-    /// Customer.io's id.
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub cio_id: Option<String>,
+    /// Customer.io's id: required, never `null` (the spec's `identifiers` require it, and every
+    /// person has one). A person without it would be a row without its key, or, in a search,
+    /// a person left out; it is an error at its JSON path instead.
+    #[serde(deserialize_with = "required_cio_id")]
+    pub cio_id: String,
+}
+
+/// Why a `cio_id` of `null` is refused.
+const NULL_CIO_ID: &str =
+    "expected Customer.io's id `cio_id` (a non-empty string, required for every person), got null";
+
+/// Why a `cio_id` of `""` is refused.
+const EMPTY_CIO_ID: &str = "expected Customer.io's id `cio_id` (a non-empty string, required \
+     for every person), got \"\"";
+
+/// `cio_id`: a non-empty string (or a number, as [`string_or_number`]); `null` and `""` are
+/// errors.
+fn required_cio_id<'de, D>(d: D) -> Result<String, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match string_or_number(d)? {
+        None => Err(serde::de::Error::custom(NULL_CIO_ID)),
+        Some(s) if s.is_empty() => Err(serde::de::Error::custom(EMPTY_CIO_ID)),
+        Some(s) => Ok(s),
+    }
 }
 
 /// A page of `POST /v1/customers` (search).
+///
+/// `ids` (legacy) lists the people of the page too: a page whose `identifiers` hold fewer people
+/// than its `ids` cannot be read fully (the connector reads people by their `cio_id`, which only
+/// `identifiers` have), and is an error rather than a page with people missing.
 #[derive(Debug, Deserialize)]
+#[serde(try_from = "RawSearchPage")]
 pub struct SearchPage {
     /// The people of this page (required; `null`: none).
-    #[serde(deserialize_with = "null_as_empty")]
     pub identifiers: Vec<Identifiers>,
     /// The next cursor; `""`, `null` or missing on the last page.
-    #[serde(default)]
     pub next: Option<String>,
+}
+
+/// A [`SearchPage`] as sent.
+#[derive(Deserialize)]
+struct RawSearchPage {
+    #[serde(deserialize_with = "null_as_empty")]
+    identifiers: Vec<Identifiers>,
+    /// Only counted: `""` for a person without an id (Airbyte's live notes).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    ids: Vec<IgnoredAny>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+impl TryFrom<RawSearchPage> for SearchPage {
+    type Error = String;
+
+    fn try_from(raw: RawSearchPage) -> Result<Self, Self::Error> {
+        let (people, ids) = (raw.identifiers.len(), raw.ids.len());
+        if ids > people {
+            return Err(format!(
+                "expected `identifiers` to hold every person `ids` lists (the people are read \
+                 by their `identifiers[].cio_id`), got {people} in `identifiers` (empty or \
+                 null counts as 0) and {ids} in `ids`"
+            ));
+        }
+        Ok(SearchPage {
+            identifiers: raw.identifiers,
+            next: raw.next,
+        })
+    }
 }
 
 impl super::pagination::Page for SearchPage {
@@ -354,11 +438,17 @@ const BOTH_SHAPES: &str = "expected a person either bare (the live shape) or wra
      {\"customer\": {...}} (the documented example), got an item with `customer` and also \
      `identifiers`, `attributes`, `timestamps`, `unsubscribed` or `devices` of its own";
 
+/// Why an item without a person is refused (`{}`, `{"customer": null}`, `{"person": {...}}`).
+const NO_PERSON: &str = "expected a person with `identifiers` (an object with `cio_id`), bare \
+     (the live shape) or wrapped as {\"customer\": {...}} (the documented example), got an item \
+     without `identifiers` (missing or null)";
+
 /// A [`Person`] item as sent: bare, or wrapped in `customer`.
 #[derive(Deserialize)]
 struct RawPerson {
-    #[serde(default, deserialize_with = "null_as_default")]
-    identifiers: Identifiers,
+    /// Required in the person (checked by [`Person`]'s `Deserialize`); `null`: none.
+    #[serde(default)]
+    identifiers: Option<Identifiers>,
     #[serde(default, deserialize_with = "null_as_default")]
     attributes: BTreeMap<String, serde_json::Value>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -373,21 +463,19 @@ struct RawPerson {
 }
 
 impl RawPerson {
-    fn bare(self) -> Person {
-        Person {
-            identifiers: self.identifiers,
+    /// The person, or why the item holds none.
+    fn bare(self) -> Result<Person, &'static str> {
+        Ok(Person {
+            identifiers: self.identifiers.ok_or(NO_PERSON)?,
             attributes: self.attributes,
             timestamps: self.timestamps,
             unsubscribed: self.unsubscribed,
             devices: self.devices,
-        }
+        })
     }
 
     fn has_fields(&self) -> bool {
-        let i = &self.identifiers;
-        i.id.is_some()
-            || i.email.is_some()
-            || i.cio_id.is_some()
+        self.identifiers.is_some()
             || !self.attributes.is_empty()
             || !self.timestamps.is_empty()
             || self.unsubscribed.is_some()
@@ -399,12 +487,12 @@ impl<'de> Deserialize<'de> for Person {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut raw = RawPerson::deserialize(d)?;
         match raw.customer.take() {
-            None => Ok(raw.bare()),
+            None => raw.bare().map_err(serde::de::Error::custom),
             Some(_) if raw.has_fields() => Err(serde::de::Error::custom(BOTH_SHAPES)),
             Some(inner) if inner.customer.is_some() => {
                 Err(serde::de::Error::custom(NESTED_CUSTOMER))
             }
-            Some(inner) => Ok(inner.bare()),
+            Some(inner) => inner.bare().map_err(serde::de::Error::custom),
         }
     }
 }
@@ -470,9 +558,9 @@ pub struct IdentifiersRef<'a> {
     /// The email (nullable).
     #[serde(default, borrow, deserialize_with = "text_or_json")]
     pub email: Option<Text<'a>>,
-    /// Customer.io's id.
-    #[serde(default, borrow, deserialize_with = "text_or_json")]
-    pub cio_id: Option<Text<'a>>,
+    /// Customer.io's id (required, never `null`, as [`Identifiers::cio_id`]).
+    #[serde(borrow, deserialize_with = "required_text")]
+    pub cio_id: Text<'a>,
 }
 
 /// A device of a person, borrowed.
@@ -508,8 +596,9 @@ pub struct PersonRef<'a> {
 /// A [`PersonRef`] item as sent: bare, or wrapped in `customer`.
 #[derive(Deserialize)]
 struct RawPersonRef<'a> {
-    #[serde(default, borrow, deserialize_with = "null_as_default")]
-    identifiers: IdentifiersRef<'a>,
+    /// Required in the person (checked by [`PersonRef`]'s `Deserialize`); `null`: none.
+    #[serde(default, borrow)]
+    identifiers: Option<IdentifiersRef<'a>>,
     #[serde(default, borrow, deserialize_with = "sorted_attributes")]
     attributes: Vec<(Text<'a>, AttrValue<'a>)>,
     #[serde(default, borrow, deserialize_with = "sorted_timestamps")]
@@ -524,21 +613,19 @@ struct RawPersonRef<'a> {
 }
 
 impl<'a> RawPersonRef<'a> {
-    fn bare(self) -> PersonRef<'a> {
-        PersonRef {
-            identifiers: self.identifiers,
+    /// The person, or why the item holds none.
+    fn bare(self) -> Result<PersonRef<'a>, &'static str> {
+        Ok(PersonRef {
+            identifiers: self.identifiers.ok_or(NO_PERSON)?,
             attributes: self.attributes,
             timestamps: self.timestamps,
             unsubscribed: self.unsubscribed,
             devices: self.devices,
-        }
+        })
     }
 
     fn has_fields(&self) -> bool {
-        let i = &self.identifiers;
-        i.id.is_some()
-            || i.email.is_some()
-            || i.cio_id.is_some()
+        self.identifiers.is_some()
             || !self.attributes.is_empty()
             || !self.timestamps.is_empty()
             || self.unsubscribed.is_some()
@@ -550,12 +637,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for PersonRef<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut raw = RawPersonRef::deserialize(d)?;
         match raw.customer.take() {
-            None => Ok(raw.bare()),
+            None => raw.bare().map_err(serde::de::Error::custom),
             Some(_) if raw.has_fields() => Err(serde::de::Error::custom(BOTH_SHAPES)),
             Some(inner) if inner.customer.is_some() => {
                 Err(serde::de::Error::custom(NESTED_CUSTOMER))
             }
-            Some(inner) => Ok(inner.bare()),
+            Some(inner) => inner.bare().map_err(serde::de::Error::custom),
         }
     }
 }
@@ -577,7 +664,7 @@ impl From<Person> for PersonRef<'static> {
             identifiers: IdentifiersRef {
                 id: ids.id.map(Text::Owned),
                 email: ids.email.map(Text::Owned),
-                cio_id: ids.cio_id.map(Text::Owned),
+                cio_id: Text::Owned(ids.cio_id),
             },
             attributes: p
                 .attributes
@@ -719,6 +806,15 @@ fn text_or_json<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text<'de>>, D:
         AttrValue::Str(s) => Some(s),
         AttrValue::Json(s) => Some(Text::Owned(s)),
     })
+}
+
+/// A required `cio_id`, borrowed: as [`text_or_json`], `null` and `""` errors.
+fn required_text<'de, D: Deserializer<'de>>(d: D) -> Result<Text<'de>, D::Error> {
+    match text_or_json(d)? {
+        None => Err(serde::de::Error::custom(NULL_CIO_ID)),
+        Some(s) if s.is_empty() => Err(serde::de::Error::custom(EMPTY_CIO_ID)),
+        Some(s) => Ok(s),
+    }
 }
 
 /// `Option<String>`, borrowed.
@@ -870,8 +966,8 @@ mod tests {
              "unsubscribed": true,
              "devices": [{"id": 123, "platform": null, "last_used": 1}, {"id": "d\u0041"}],
              "unknown": {"ignored": [1, 2]}},
-            {"identifiers": null, "attributes": null, "timestamps": null, "devices": null},
-            {}
+            {"identifiers": {"cio_id": "c2"}, "attributes": null, "timestamps": null, "devices": null},
+            {"identifiers": {"id": null, "email": null, "cio_id": 3}}
         ]}"#;
         let (borrowed, reference) = both(body);
         assert_eq!(borrowed, reference);
@@ -945,8 +1041,8 @@ mod tests {
         }
         // Both shapes in one item, or a wrapper in a wrapper: neither reading is safe.
         for body in [
-            r#"{"customers": [{"customer": {"identifiers": {"id": "1"}}, "attributes": {"a": "b"}}]}"#,
-            r#"{"customers": [{"customer": {"customer": {"identifiers": {"id": "1"}}}}]}"#,
+            r#"{"customers": [{"customer": {"identifiers": {"id": "1", "cio_id": "c1"}}, "attributes": {"a": "b"}}]}"#,
+            r#"{"customers": [{"customer": {"customer": {"identifiers": {"id": "1", "cio_id": "c1"}}}}]}"#,
         ] {
             let e = crate::client::decode_body::<PeopleResponse>(body.as_bytes())
                 .unwrap_err()
@@ -994,13 +1090,13 @@ mod tests {
     #[test]
     fn link_ids_as_numbers_or_numeric_strings() {
         let ok: LinksResponse = serde_json::from_str(
-            r#"{"links": [{"link": {"id": 7}, "metric": null}, {"link": {"id": "8"}}]}"#,
+            r#"{"links": [{"link": {"id": 7}, "metric": null}, {"link": {"id": "8"}, "metric": {"series": {}}}]}"#,
         )
         .unwrap();
         let ids: Vec<i64> = ok.links.iter().map(|l| l.link.id).collect();
         assert_eq!(ids, [7, 8]);
         let e = crate::client::decode_body::<LinksResponse>(
-            br#"{"links": [{"link": {"id": 7}}, {"link": {"id": "l-8"}}]}"#,
+            br#"{"links": [{"link": {"id": 7}, "metric": null}, {"link": {"id": "l-8"}, "metric": null}]}"#,
         )
         .unwrap_err()
         .to_string();
@@ -1014,11 +1110,11 @@ mod tests {
     fn borrowed_people_refuse_what_the_reference_refuses() {
         for body in [
             r#"{"customers": [{"identifiers": "c1"}]}"#,
-            r#"{"customers": [{"timestamps": {"a": 1.5}}]}"#,
-            r#"{"customers": [{"devices": [{"platform": 1}]}]}"#,
-            r#"{"customers": [{"unsubscribed": "yes"}]}"#,
-            r#"{"customers": [{"attributes": [1]}]}"#,
-            r#"{"customers": [{"attributes": {}, "attributes": {}}]}"#,
+            r#"{"customers": [{"identifiers": {"cio_id": "c"}, "timestamps": {"a": 1.5}}]}"#,
+            r#"{"customers": [{"identifiers": {"cio_id": "c"}, "devices": [{"platform": 1}]}]}"#,
+            r#"{"customers": [{"identifiers": {"cio_id": "c"}, "unsubscribed": "yes"}]}"#,
+            r#"{"customers": [{"identifiers": {"cio_id": "c"}, "attributes": [1]}]}"#,
+            r#"{"customers": [{"identifiers": {"cio_id": "c"}, "attributes": {}, "attributes": {}}]}"#,
             r#"{"customers": 5}"#,
         ] {
             assert!(
@@ -1029,6 +1125,166 @@ mod tests {
                 serde_json::from_str::<PeopleResponseRef>(body).is_err(),
                 "{body}"
             );
+        }
+    }
+
+    /// An item that holds no person (`{}`, `{"customer": null}`, `{"customer": {}}`, another
+    /// key) or a person without `cio_id` fails at `customers[i]`, in both decodings, instead of
+    /// becoming a row of NULLs.
+    #[test]
+    fn people_items_without_a_person_fail_at_their_path() {
+        let person = r#"{"identifiers": {"id": "1", "email": null, "cio_id": "c1"}}"#;
+        for (item, needles) in [
+            (
+                "{}",
+                &["customers[1]", "`identifiers`", "bare", "wrapped"][..],
+            ),
+            (r#"{"customer": null}"#, &["customers[1]", "`identifiers`"]),
+            (r#"{"customer": {}}"#, &["customers[1]", "`identifiers`"]),
+            (
+                r#"{"customer": {"attributes": {"a": "b"}}}"#,
+                &["customers[1]", "`identifiers`"],
+            ),
+            (
+                r#"{"person": {"identifiers": {"cio_id": "c2"}}}"#,
+                &["customers[1]", "`identifiers`"],
+            ),
+            (
+                r#"{"identifiers": null, "attributes": {"cio_id": "c2"}}"#,
+                &["customers[1]", "`identifiers`"],
+            ),
+            (
+                r#"{"identifiers": {"id": "2"}}"#,
+                &["customers[1].identifiers", "missing field `cio_id`"],
+            ),
+            (
+                r#"{"identifiers": {"id": "2", "cio_id": null}}"#,
+                &["customers[1].identifiers.cio_id", "got null"],
+            ),
+            (
+                r#"{"customer": {"identifiers": {"cio_id": ""}}}"#,
+                &["customers[1].customer.identifiers.cio_id", "got \"\""],
+            ),
+        ] {
+            let body = format!(r#"{{"customers": [{person}, {item}]}}"#);
+            let e = crate::client::decode_body::<PeopleResponse>(body.as_bytes())
+                .expect_err(&body)
+                .to_string();
+            for n in needles {
+                assert!(e.contains(n), "{body}: '{e}' lacks '{n}'");
+            }
+            assert!(
+                serde_json::from_str::<PeopleResponseRef>(&body).is_err(),
+                "{body}"
+            );
+        }
+        // The person itself, bare or wrapped, still reads.
+        for body in [
+            format!(r#"{{"customers": [{person}]}}"#),
+            format!(r#"{{"customers": [{{"customer": {person}}}]}}"#),
+        ] {
+            let (borrowed, reference) = both(&body);
+            assert_eq!(borrowed, reference);
+            assert_eq!(borrowed[0].identifiers.cio_id, "c1");
+        }
+    }
+
+    /// A series map with keys but none of the known metrics fails naming them; `{}` and `null`
+    /// are no series, and a known metric beside unknown ones reads.
+    #[test]
+    fn series_without_a_known_metric_fail() {
+        for body in [
+            r#"{"metric": {"series": {"sends": [1, 2], "opens": [0, 1]}}}"#,
+            r#"{"metric": {"series": {"x": null}}}"#,
+        ] {
+            let e = crate::client::decode_body::<MetricsResponse>(body.as_bytes())
+                .expect_err(body)
+                .to_string();
+            assert!(
+                e.contains("metric.series") && e.contains("known metrics") && e.contains("sent"),
+                "{e}"
+            );
+        }
+        let e = crate::client::decode_body::<LinksResponse>(
+            br#"{"links": [{"link": {"id": 1}, "metric": {"series": {"clicks": [1]}}}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("links[0].metric.series") && e.contains("`clicks`"),
+            "{e}"
+        );
+        for (body, n) in [
+            (r#"{"metric": {"series": {}}}"#, 0),
+            (r#"{"metric": {"series": null}}"#, 0),
+            (r#"{"metric": {"series": {"sent": null}}}"#, 0),
+            (
+                r#"{"metric": {"series": {"sent": [1], "new_metric": {"a": 1}}}}"#,
+                1,
+            ),
+        ] {
+            let m: MetricsResponse = serde_json::from_str(body).expect(body);
+            assert_eq!(m.metric.series.len(), n, "{body}");
+        }
+    }
+
+    /// A link without `metric` fails at its path; `null` is no series.
+    #[test]
+    fn link_metric_is_required() {
+        let e = crate::client::decode_body::<LinksResponse>(
+            br#"{"links": [{"link": {"id": 1}, "metric": null}, {"link": {"id": 2}}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("links[1]") && e.contains("missing field `metric`"),
+            "{e}"
+        );
+    }
+
+    /// A search page must hold every person it lists, each with its `cio_id`.
+    #[test]
+    fn search_pages_hold_every_person_with_a_cio_id() {
+        for (body, needles) in [
+            (
+                r#"{"identifiers": [{"id": "1", "email": null, "cio_id": "c1"}, {"id": "2", "email": null}]}"#,
+                &["identifiers[1]", "missing field `cio_id`"][..],
+            ),
+            (
+                r#"{"identifiers": [{"id": "1", "email": null, "cio_id": null}]}"#,
+                &["identifiers[0].cio_id", "got null"],
+            ),
+            (
+                r#"{"identifiers": null, "ids": ["1", "2"], "next": ""}"#,
+                &["0 in `identifiers`", "2 in `ids`"],
+            ),
+            (
+                r#"{"identifiers": [], "ids": [""]}"#,
+                &["0 in `identifiers`", "1 in `ids`"],
+            ),
+            (
+                r#"{"identifiers": [{"id": "1", "email": null, "cio_id": "c1"}], "ids": ["1", ""]}"#,
+                &["1 in `identifiers`", "2 in `ids`"],
+            ),
+        ] {
+            let e = crate::client::decode_body::<SearchPage>(body.as_bytes())
+                .expect_err(body)
+                .to_string();
+            for n in needles {
+                assert!(e.contains(n), "{body}: '{e}' lacks '{n}'");
+            }
+        }
+        for (body, n) in [
+            (r#"{"identifiers": null, "ids": null}"#, 0),
+            (r#"{"identifiers": [], "ids": [], "next": ""}"#, 0),
+            (r#"{"identifiers": null}"#, 0),
+            (
+                r#"{"identifiers": [{"email": "a@x.io", "id": "1", "cio_id": "c1"}, {"email": null, "id": null, "cio_id": 3000002}], "ids": ["1", ""], "next": "MDoy"}"#,
+                2,
+            ),
+        ] {
+            let p: SearchPage = serde_json::from_str(body).expect(body);
+            assert_eq!(p.identifiers.len(), n, "{body}");
         }
     }
 }

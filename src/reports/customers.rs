@@ -330,7 +330,8 @@ fn search_groups(
     };
     pages
         .map_ok(|people: Vec<Identifiers>| {
-            let ids: Vec<String> = people.into_iter().filter_map(|p| p.cio_id).collect();
+            // Every person has its `cio_id` (a page without one fails to decode, naming it).
+            let ids: Vec<String> = people.into_iter().map(|p| p.cio_id).collect();
             let groups: Vec<Result<Group>> = ids
                 .chunks(ATTRIBUTE_BATCH)
                 .map(|c| {
@@ -384,10 +385,7 @@ fn email_of<'a>(p: &'a PersonRef<'_>) -> Option<&'a str> {
 }
 
 fn cio_id_of<'a>(p: &'a PersonRef<'_>) -> Option<&'a str> {
-    p.identifiers
-        .cio_id
-        .as_deref()
-        .or_else(|| attr_str(p, "cio_id"))
+    Some(p.identifiers.cio_id.as_ref())
 }
 
 fn build_batch(

@@ -546,10 +546,159 @@ async fn people_items_in_both_shapes_fail() {
     fails_loudly(
         "loud_pb",
         "getPeopleById",
-        json!({"customers": [{"customer": {"identifiers": {"id": "2"}}, "attributes": {"plan": "x"}}]}),
+        json!({"customers": [{"customer": {"identifiers": {"id": "2", "cio_id": "c2"}}, "attributes": {"plan": "x"}}]}),
         PEOPLE,
         "SELECT * FROM p WHERE id = '2'",
         &["POST /v1/customers/attributes", "customers[0]", "`customer`"],
+    )
+    .await;
+}
+
+/// An item of `POST /v1/customers/attributes` that holds no person (empty, a `null` or empty
+/// `customer`, the person under another key) fails at its path, not a row of NULLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_items_without_a_person_fail() {
+    for (test, item) in [
+        ("loud_p0", json!({})),
+        ("loud_p1", json!({"customer": null})),
+        ("loud_p2", json!({"customer": {}})),
+        (
+            "loud_p3",
+            json!({"person": {"identifiers": {"id": "2", "email": null, "cio_id": "c2"}}}),
+        ),
+    ] {
+        fails_loudly(
+            test,
+            "getPeopleById",
+            json!({ "customers": [item] }),
+            PEOPLE,
+            "SELECT * FROM p WHERE id = '2'",
+            &[
+                "POST /v1/customers/attributes",
+                "customers[0]",
+                "a person with `identifiers`",
+                "wrapped as {\"customer\"",
+            ],
+        )
+        .await;
+    }
+}
+
+/// A person without Customer.io's id fails at its `cio_id`, not a row without its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_items_without_a_cio_id_fail() {
+    fails_loudly(
+        "loud_pn",
+        "getPeopleById",
+        json!({"customers": [{"identifiers": {"id": "2", "email": null, "cio_id": null}}]}),
+        PEOPLE,
+        "SELECT * FROM p WHERE id = '2'",
+        &[
+            "POST /v1/customers/attributes",
+            "customers[0].identifiers.cio_id",
+            "got null",
+        ],
+    )
+    .await;
+}
+
+/// A search page whose identifiers lack a `cio_id` (missing or `null`) fails at it, rather
+/// than leaving the person out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_search_identifiers_without_cio_id_fail() {
+    for (test, second, needles) in [
+        (
+            "loud_sm",
+            json!({"id": "2", "email": null}),
+            ["identifiers[1]", "missing field `cio_id`"],
+        ),
+        (
+            "loud_sn",
+            json!({"id": "2", "email": null, "cio_id": null}),
+            ["identifiers[1].cio_id", "got null"],
+        ),
+    ] {
+        let body = json!({
+            "identifiers": [{"id": "1", "email": null, "cio_id": "c1"}, second],
+            "ids": ["1", "2"],
+            "next": ""
+        });
+        fails_loudly(
+            test,
+            "getPeopleFilter",
+            body,
+            PEOPLE,
+            "SELECT * FROM p",
+            &["POST /v1/customers", needles[0], needles[1]],
+        )
+        .await;
+    }
+}
+
+/// A search page that lists people in `ids` but not (all) in `identifiers` cannot be read
+/// fully: it fails naming both counts, rather than giving zero rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_search_ids_without_identifiers_fail() {
+    for (test, identifiers, ids, needles) in [
+        (
+            "loud_in",
+            json!(null),
+            json!(["1", "2"]),
+            ["0 in `identifiers`", "2 in `ids`"],
+        ),
+        (
+            "loud_ie",
+            json!([]),
+            json!([""]),
+            ["0 in `identifiers`", "1 in `ids`"],
+        ),
+    ] {
+        fails_loudly(
+            test,
+            "getPeopleFilter",
+            json!({"identifiers": identifiers, "ids": ids, "next": ""}),
+            PEOPLE,
+            "SELECT * FROM p",
+            &["POST /v1/customers", needles[0], needles[1]],
+        )
+        .await;
+    }
+}
+
+/// A series map with keys but none of the known metrics fails naming them, rather than
+/// reading as NULL values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_series_without_a_known_metric_fail() {
+    fails_loudly(
+        "loud_sk",
+        "getNewsletterMetrics",
+        json!({"metric": {"series": {"sends": [1, 2, 3, 4], "opens": [0, 0, 1, 0]}}}),
+        NEWSLETTERS,
+        "SELECT * FROM n WHERE newsletter_id = 1",
+        &[
+            "GET /v1/newsletters/1/metrics",
+            "at metric.series",
+            "known metrics (attempted, bounced",
+            "`sends`",
+        ],
+    )
+    .await;
+}
+
+/// A link without `metric` fails at its path, rather than reading as NULL values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_without_metric_fails() {
+    fails_loudly(
+        "loud_lm",
+        "getNewsletterLinks",
+        json!({"links": [{"link": {"id": 1, "href": "https://x.io"}}]}),
+        NEWSLETTERS,
+        "SELECT links FROM n WHERE newsletter_id = 1",
+        &[
+            "GET /v1/newsletters/1/metrics/links",
+            "links[0]",
+            "missing field `metric`",
+        ],
     )
     .await;
 }
@@ -701,6 +850,13 @@ async fn documented_nulls_still_read() {
         );
     }
     assert_eq!(row_count(&env.sql("SELECT * FROM c").await.unwrap()), 0);
+    assert_eq!(row_count(&env.sql("SELECT * FROM p").await.unwrap()), 0);
+    // An empty page, however its lists are sent.
+    env.sim.push_script(
+        ScriptedResponse::new(200)
+            .for_operation("getPeopleFilter")
+            .with_body(json!({"identifiers": [], "ids": [], "next": ""}).to_string()),
+    );
     assert_eq!(row_count(&env.sql("SELECT * FROM p").await.unwrap()), 0);
 }
 
