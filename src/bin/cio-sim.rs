@@ -111,7 +111,8 @@ struct Args {
     /// A UTF-8 byte-order mark before the export file's header.
     #[arg(long)]
     export_bom: bool,
-    /// The export file's header names: lower or upper case.
+    /// The case of the export file's own column names (`id`, `email`, ...): lower or upper;
+    /// attribute columns keep their names.
     #[arg(long, default_value = "lower", value_parser = parse_switch::<HeaderCase>)]
     export_header_case: HeaderCase,
     /// Version-2 campaign metrics: exclusive (the buckets that start before `end`) or inclusive

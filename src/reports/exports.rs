@@ -121,6 +121,15 @@ const DELIVERY_COLUMNS: [(&str, ColType); 24] = [
     ("undeliverable", ColType::Time),
 ];
 
+/// The columns that identify a row of each export: a file needs one of them, or it would read
+/// as rows that name nobody. People: `cio_id` is every person's, `id` the workspace's own (the
+/// columns of the simulator's files, API-NOTES §2.5); deliveries: the delivery id (or an alias).
+const CUSTOMER_IDENTITY: [&str; 2] = ["cio_id", "id"];
+const DELIVERY_IDENTITY: [&str; 1] = ["delivery_id"];
+
+/// Header names quoted in an error about the header.
+const HEADER_NAMES_SHOWN: usize = 12;
+
 /// Other spellings of delivery columns, mapped to ours.
 const DELIVERY_ALIASES: [(&str, &str); 3] = [
     ("id", "delivery_id"),
@@ -634,7 +643,8 @@ impl FileDecoder {
                     self.pending.drain(..BOM.len());
                 }
             }
-            let Some((header, used)) = read_header(&self.pending)? else {
+            let Some((header, used)) = read_header(&self.pending).map_err(|e| self.context(e))?
+            else {
                 return Ok(vec![]);
             };
             self.header = Some(self.make_header(header)?);
@@ -704,27 +714,37 @@ impl FileDecoder {
             .rev()
             .map(|(i, n)| (canonical(n), i))
             .collect();
-        // Names in any case (`ID`, `Email`), for a column no name matches exactly.
+        // Names in any case (`ID`, `Email`), for a fixed column no name matches exactly. Only
+        // the connector's own columns: attribute names are case-sensitive in Customer.io, so a
+        // requested `Plan` must not take the file's `plan`, another attribute.
         let folded: HashMap<String, usize> = names
             .iter()
             .enumerate()
             .rev()
             .map(|(i, n)| (canonical(n).to_lowercase(), i))
             .collect();
+        let (known, identity): (&[(&str, ColType)], &[&str]) = match self.shared.kind {
+            ExportKind::Customers => (&CUSTOMER_COLUMNS, &CUSTOMER_IDENTITY),
+            ExportKind::Deliveries => (&DELIVERY_COLUMNS, &DELIVERY_IDENTITY),
+        };
+        let fixed = self.shared.prefix..self.shared.prefix + known.len();
         let sources: Vec<Option<usize>> = columns
             .iter()
             .enumerate()
             .map(|(i, (name, _))| {
                 if i < self.shared.prefix {
                     None
-                } else {
+                } else if fixed.contains(&i) {
                     position
                         .get(name)
                         .or_else(|| folded.get(&name.to_lowercase()))
                         .copied()
+                } else {
+                    position.get(name).copied()
                 }
             })
             .collect();
+        self.check_identity(&names, &sources, fixed, identity)?;
         let used: Vec<usize> = sources.iter().flatten().copied().collect();
         let extra = names
             .iter()
@@ -737,6 +757,65 @@ impl FileDecoder {
             sources,
             extra,
         })
+    }
+
+    /// Fails unless the header has an identity column (`identity`, any one of them): a file
+    /// without one, or with none of the connector's columns (a binary header, columns all
+    /// renamed), would read as rows of NULLs. A missing column of another kind is schema drift
+    /// and reads as NULL.
+    fn check_identity(
+        &self,
+        names: &[String],
+        sources: &[Option<usize>],
+        fixed: std::ops::Range<usize>,
+        identity: &[&str],
+    ) -> Result<()> {
+        let columns = &self.shared.report_columns;
+        let found = |wanted: &str| {
+            columns
+                .iter()
+                .zip(sources)
+                .any(|((n, _), s)| n == wanted && s.is_some())
+        };
+        if identity.iter().any(|c| found(c)) {
+            return Ok(());
+        }
+        let none_known = sources[fixed.clone()].iter().all(Option::is_none);
+        let header = {
+            let shown: Vec<String> = names
+                .iter()
+                .take(HEADER_NAMES_SHOWN)
+                .map(|n| format!("{:?}", n.chars().take(40).collect::<String>()))
+                .collect();
+            let more = names.len().saturating_sub(HEADER_NAMES_SHOWN);
+            let more = if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            };
+            format!("[{}{more}]", shown.join(", "))
+        };
+        let report = match self.shared.kind {
+            ExportKind::Customers => "customers_export",
+            ExportKind::Deliveries => "deliveries_export",
+        };
+        let mut message = format!(
+            "the {report} file has no identity column: expected {} in its header (any case), \
+             found {header}",
+            identity
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        );
+        if none_known {
+            let known: Vec<&str> = columns[fixed].iter().map(|(n, _)| n.as_str()).collect();
+            message.push_str(&format!(
+                "; none of its columns is one the connector reads ({})",
+                known.join(", ")
+            ));
+        }
+        Err(self.context(Error::Export(message)))
     }
 
     fn decode(
@@ -1086,6 +1165,7 @@ pub mod fuzzing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::AsArray;
 
     #[test]
     fn header_waits_for_a_whole_record() {
@@ -1195,7 +1275,15 @@ mod tests {
             assert_eq!(want.num_rows(), 2);
             let text = std::str::from_utf8(plain).unwrap();
             let (header, rest) = text.split_once('\n').unwrap();
-            let upper = format!("{}\n{rest}", header.to_uppercase());
+            // The fixed columns in upper case; the attribute `plan` keeps its name.
+            let header: Vec<String> = header
+                .split(',')
+                .map(|n| match n {
+                    "plan" => n.to_string(),
+                    _ => n.to_uppercase(),
+                })
+                .collect();
+            let upper = format!("{}\n{rest}", header.join(","));
             let with_bom = [BOM, plain].concat();
             let all = [BOM, upper.as_bytes()].concat();
             for variant in [
@@ -1223,6 +1311,101 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("gzip"), "{e}");
+    }
+
+    #[test]
+    fn a_file_without_an_identity_column_fails_naming_it() {
+        let e = |kind, data: &[u8]| {
+            decoded(kind, data, 3)
+                .map(|b| format!("no error, {} rows", b.num_rows()))
+                .unwrap_or_else(|e| e.to_string())
+        };
+        // People: neither `id` nor `cio_id`.
+        let got = e(ExportKind::Customers, b"email,plan\na@x.io,pro\n");
+        for needle in [
+            "export 1 (a local file)",
+            "customers_export file has no identity column",
+            "`cio_id` or `id`",
+            "[\"email\", \"plan\"]",
+        ] {
+            assert!(got.contains(needle), "'{got}' lacks '{needle}'");
+        }
+        assert!(!got.contains("none of its columns"), "{got}");
+        // Deliveries whose every column is renamed: nothing the connector reads.
+        let got = e(
+            ExportKind::Deliveries,
+            b"created_at,campaign,plan\n1700000000,3,pro\n",
+        );
+        for needle in [
+            "deliveries_export file has no identity column",
+            "`delivery_id`",
+            "[\"created_at\", \"campaign\", \"plan\"]",
+            "none of its columns is one the connector reads (delivery_id, campaign_id",
+        ] {
+            assert!(got.contains(needle), "'{got}' lacks '{needle}'");
+        }
+        // Gzip inside gzip: one layer comes off, the header is binary.
+        let plain: &[u8] = b"id,email,cio_id\n1,a@x.io,c1\n";
+        let got = e(ExportKind::Customers, &gzip(&gzip(plain)));
+        assert!(got.contains("export 1 (a local file)"), "{got}");
+        assert!(got.contains("header"), "{got}");
+        // A binary header that happens to be UTF-8 matches nothing.
+        let got = e(
+            ExportKind::Deliveries,
+            b"\x1f\x08\x00\x03,\x7f\n\x01,\x02\n",
+        );
+        assert!(
+            got.contains("export 1 (a local file)")
+                && got.contains("`delivery_id`")
+                && got.contains("none of its columns"),
+            "{got}"
+        );
+        // One identity column is enough, in any case; other columns missing are drift (NULL).
+        for file in [
+            &b"cio_id\nc1\n"[..],
+            b"ID,plan\n1,pro\n",
+            b"Cio_Id,email\nc1,a@x.io\n",
+        ] {
+            let b = decoded(ExportKind::Customers, file, 2).unwrap();
+            assert_eq!(b.num_rows(), 1);
+        }
+        for file in [&b"id,created\nd1,1700000000\n"[..], b"MESSAGE_ID\nd1\n"] {
+            let b = decoded(ExportKind::Deliveries, file, 2).unwrap();
+            let id = b.column_by_name("delivery_id").unwrap().as_string::<i32>();
+            assert_eq!(id.value(0), "d1");
+        }
+        // An empty file is still no rows, not an error.
+        assert_eq!(
+            decoded(ExportKind::Deliveries, b"", 2).unwrap().num_rows(),
+            0
+        );
+    }
+
+    #[test]
+    fn attribute_columns_match_their_case_exactly() {
+        let read = |attribute: &str, file: &[u8]| {
+            let batches = fuzzing::decode(
+                ExportKind::Customers,
+                vec![attribute.to_string()],
+                file,
+                &[5],
+            )
+            .unwrap();
+            let b =
+                datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+            let value = |name: &str| {
+                let c = b.column_by_name(name).unwrap().as_string::<i32>();
+                c.is_valid(0).then(|| c.value(0).to_string())
+            };
+            (value("cio_id"), value(attribute))
+        };
+        // `Plan` is not `plan`: another attribute, missing from this file (NULL); the fixed
+        // columns still fold.
+        let file = b"ID,EMAIL,CIO_ID,plan\n1,a@x.io,c1,pro\n";
+        assert_eq!(read("Plan", file), (Some("c1".into()), None));
+        assert_eq!(read("plan", file), (Some("c1".into()), Some("pro".into())));
+        let both = b"id,email,cio_id,plan,Plan\n1,a@x.io,c1,pro,Gold\n";
+        assert_eq!(read("Plan", both), (Some("c1".into()), Some("Gold".into())));
     }
 
     #[test]

@@ -188,7 +188,8 @@ pub(crate) async fn file(
         .downloads_started
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let shapes = state.config.shapes;
-    let stream = shapes.shape_file(csv_stream(export, columns));
+    let fixed = fixed_columns(&export, &columns);
+    let stream = shapes.shape_file(csv_stream(export, columns), fixed);
     let body = if n < u64::from(state.config.exports.cut_downloads) {
         // The `cut_downloads` knob: the connection drops after `cut_after_bytes`.
         Body::from_stream(cut_after(stream, state.config.exports.cut_after_bytes))
@@ -288,12 +289,23 @@ fn csv_stream(
     })
 }
 
+/// The columns of a people file before its attributes.
+const PEOPLE_COLUMNS: [&str; 3] = ["id", "email", "cio_id"];
+
+/// How many names of the header row are the export's own columns (the rest are attributes).
+fn fixed_columns(export: &Export, columns: &[String]) -> usize {
+    match &export.kind {
+        ExportKind::People { .. } => PEOPLE_COLUMNS.len(),
+        ExportKind::Deliveries(_) => columns.len(),
+    }
+}
+
 fn header_row(export: &Export, columns: &[String]) -> String {
     let mut out = String::new();
     match &export.kind {
         ExportKind::People { attributes, .. } => push_row(
             &mut out,
-            ["id", "email", "cio_id"]
+            PEOPLE_COLUMNS
                 .into_iter()
                 .chain(attributes.iter().map(String::as_str)),
         ),

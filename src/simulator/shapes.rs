@@ -8,8 +8,14 @@
 //! | [`MetricsTimeFormat`] | v2 campaign metrics `start`/`end` in Go's `time.Time` form (the spec's example) | RFC 3339 in UTC (`2026-01-01T00:00:00.000Z`), or with a `-05:00` offset (the spec calls the field ISO 8601) |
 //! | [`LinkIdType`] | link ids of `/metrics/links` as JSON numbers (the spec) | numeric strings (live action ids are strings) |
 //! | [`ExportCompression`] | the export file as plain CSV | gzip bytes without `Content-Encoding`, or with `Content-Encoding: gzip` (the file format is undocumented) |
-//! | `export_bom`, [`HeaderCase`] | no byte-order mark, lower-case header | a UTF-8 BOM first, an upper-case header |
+//! | `export_bom`, [`HeaderCase`] | no byte-order mark, lower-case header | a UTF-8 BOM first, the fixed columns' names in upper case |
 //! | [`MetricsEnd`] | v2 buckets that start before `end` | also the bucket that contains `end` (the spec's example reads so) |
+//!
+//! [`HeaderCase::Upper`] changes only the export's own columns (`id`, `email`, `cio_id`; the
+//! delivery columns), whose spelling in the real, undocumented file is the unknown. The columns
+//! of requested `attributes` keep the names the caller asked for: attribute names are the user's
+//! own and case-sensitive in Customer.io (`Plan` and `plan` are two attributes), so no plausible
+//! file renames them.
 
 use std::io::Write;
 use std::str::FromStr;
@@ -32,7 +38,7 @@ pub struct ShapeConfig {
     pub export_compression: ExportCompression,
     /// A UTF-8 byte-order mark before an export file's header.
     pub export_bom: bool,
-    /// The case of an export file's header names.
+    /// The case of an export file's header names (of its fixed columns, not the attributes).
     pub export_header_case: HeaderCase,
     /// Which version-2 buckets a campaign metrics answer holds.
     pub metrics_end: MetricsEnd,
@@ -130,12 +136,13 @@ switch!(
 );
 
 switch!(
-    /// The case of export header names (`--export-header-case`).
+    /// The case of export header names (`--export-header-case`): of the fixed columns only,
+    /// attribute columns keep their names.
     HeaderCase, "header case", {
         /// As generated (lower case).
         #[default]
         Lower = "lower",
-        /// Upper case.
+        /// The fixed columns' names in upper case (`ID,EMAIL,CIO_ID,plan`).
         Upper = "upper",
     }
 );
@@ -226,11 +233,13 @@ impl ShapeConfig {
         (self.export_compression == ExportCompression::GzipHeader).then_some("gzip")
     }
 
-    /// An export file's chunks (the first being the header row) as served: header case and
-    /// byte-order mark applied, then compressed as chosen, chunk by chunk.
+    /// An export file's chunks (the first being the header row, whose first `fixed` names are
+    /// the export's own columns and the rest requested attributes) as served: header case (of
+    /// the fixed names) and byte-order mark applied, then compressed as chosen, chunk by chunk.
     pub(crate) fn shape_file<S>(
         self,
         chunks: S,
+        fixed: usize,
     ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
@@ -247,7 +256,7 @@ impl ShapeConfig {
             }
             match self.export_header_case {
                 HeaderCase::Lower => out.extend_from_slice(&chunk),
-                HeaderCase::Upper => out.extend(chunk.iter().map(u8::to_ascii_uppercase)),
+                HeaderCase::Upper => out.extend(upper_fixed(&chunk, fixed)),
             }
             Ok(Bytes::from(out))
         });
@@ -256,6 +265,29 @@ impl ShapeConfig {
             ExportCompression::Gzip | ExportCompression::GzipHeader => gzip(text).boxed(),
         }
     }
+}
+
+/// The header row `header` with its first `fixed` names in upper case (CSV quoting respected:
+/// a comma inside quotes does not end a name).
+fn upper_fixed(header: &[u8], fixed: usize) -> Vec<u8> {
+    let mut field = 0;
+    let mut quoted = false;
+    header
+        .iter()
+        .map(|&b| {
+            let out = if field < fixed {
+                b.to_ascii_uppercase()
+            } else {
+                b
+            };
+            match b {
+                b'"' => quoted = !quoted,
+                b',' if !quoted => field += 1,
+                _ => {}
+            }
+            out
+        })
+        .collect()
 }
 
 /// `chunks` as one gzip member, compressed as they come: memory does not grow with the file.
@@ -323,7 +355,7 @@ mod tests {
     async fn gzip_files_decompress_to_the_plain_file() {
         use std::io::Read;
         let chunks = vec![
-            Ok(Bytes::from_static(b"id,email\n")),
+            Ok(Bytes::from_static(b"id,\"e,mail\",plan\n")),
             Ok(Bytes::from_static(b"1,a@x.io\n")),
         ];
         let s = ShapeConfig {
@@ -333,7 +365,7 @@ mod tests {
             ..ShapeConfig::default()
         };
         let out: Vec<Bytes> = s
-            .shape_file(futures::stream::iter(chunks))
+            .shape_file(futures::stream::iter(chunks), 2)
             .map(Result::unwrap)
             .collect()
             .await;
@@ -343,6 +375,6 @@ mod tests {
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_string(&mut plain)
             .unwrap();
-        assert_eq!(plain, "\u{feff}ID,EMAIL\n1,a@x.io\n");
+        assert_eq!(plain, "\u{feff}ID,\"E,MAIL\",plan\n1,a@x.io\n");
     }
 }

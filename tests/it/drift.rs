@@ -566,3 +566,60 @@ async fn export_files_with_new_and_missing_columns() {
         );
     }
 }
+
+/// A deliveries file without the delivery id, or with none of the columns the connector knows
+/// (every name changed, say `created_at` for `created`), fails naming the export, the header
+/// and the column expected: it would read as rows of NULLs. One query, no rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_files_without_an_identity_column_fail() {
+    let run = |columns: Vec<String>| async move {
+        let ws = workspace("drift_noid", "sim_us", Region::Us);
+        let ws = datafusion_customerio::simulator::WorkspaceSpec {
+            campaigns: 2,
+            newsletters: 1,
+            ..ws
+        };
+        let config = SimConfig {
+            exports: ExportConfig {
+                ready_after: Duration::ZERO,
+                delivery_columns: columns,
+                ..ExportConfig::default()
+            },
+            ..fast_config(vec![ws])
+        };
+        let env = Env::start(config).await;
+        env.sql(
+            "CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
+             OPTIONS (key 'sim_us', start '-14d', rate_limit '500')",
+        )
+        .await
+        .unwrap();
+        match env.sql("SELECT delivery_id, created FROM d").await {
+            Ok(b) => panic!("no error, {} rows", row_count(&b)),
+            Err(e) => e.to_string(),
+        }
+    };
+    let without_id: Vec<String> = ExportConfig::DELIVERY_COLUMNS
+        .iter()
+        .filter(|c| **c != "delivery_id")
+        .map(|c| c.to_string())
+        .collect();
+    let e = run(without_id).await;
+    for needle in [
+        "export ",
+        "deliveries_export file has no identity column",
+        "`delivery_id`",
+        "\"campaign_id\"",
+    ] {
+        assert!(e.contains(needle), "'{e}' lacks '{needle}'");
+    }
+    assert!(!e.contains("none of its columns"), "{e}");
+    let e = run(vec!["new_created_at".into(), "new_campaign".into()]).await;
+    for needle in [
+        "`delivery_id`",
+        "[\"new_created_at\", \"new_campaign\"]",
+        "none of its columns is one the connector reads (delivery_id, campaign_id",
+    ] {
+        assert!(e.contains(needle), "'{e}' lacks '{needle}'");
+    }
+}

@@ -425,7 +425,7 @@ async fn export_files_with_a_bom_read_as_plain_ones() {
     );
 }
 
-/// `--export-header-case upper`: `ID,EMAIL,CIO_ID,PLAN`.
+/// `--export-header-case upper`: `ID,EMAIL,CIO_ID,plan` (attribute names keep their case).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_headers_in_upper_case_read_as_lower_case_ones() {
     let shapes = ShapeConfig {
@@ -435,7 +435,7 @@ async fn export_headers_in_upper_case_read_as_lower_case_ones() {
     let (env, ws) = same_csv("shape_uc", shapes, EXPORT_DDL, EXPORT_QUERIES).await;
     let (_, bytes) = export_file(&env, &ws).await;
     assert!(
-        bytes.starts_with(b"ID,EMAIL,CIO_ID,PLAN\n"),
+        bytes.starts_with(b"ID,EMAIL,CIO_ID,plan\n"),
         "{:?}",
         &bytes[..20]
     );
