@@ -489,8 +489,8 @@ const READS: &[Read] = &[
     Read {
         op: "getPeopleFilter",
         path: "",
-        fields: &["identifiers", "next"],
-        reader: "models::SearchPage",
+        fields: &["identifiers", "ids", "next"],
+        reader: "models::SearchPage (ids: counted against identifiers)",
     },
     Read {
         op: "getPeopleFilter",
