@@ -3,7 +3,8 @@
 //!
 //! Lookup order for a name `N`: credentials registered in code, then the environment variable
 //! `CIO_KEY_<N upper-cased, non-alphanumerics as _>`, then the table `[N]` of the credentials file
-//! (TOML, keys `api_key`, optional `region` and `base_url`), whose path is `--credentials`,
+//! (TOML, keys `api_key`, optional `region` and `base_url`, the latter held to the rules of the table's
+//! `base_url` option when the file is read), whose path is `--credentials`,
 //! `CIO_CREDENTIALS`, or `<config dir>/cio-sql/credentials.toml`.
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::sync::RwLock;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::options::check_base_url;
 
 /// A secret string. `Debug` and `Display` print `***`; only [`Secret::expose`] reveals it.
 #[derive(Clone, PartialEq, Eq)]
@@ -295,12 +297,20 @@ fn parse_file(text: &str) -> std::result::Result<BTreeMap<String, Credential>, S
                 ),
                 None => None,
             };
+            // It outranks the region's host, so it is held to the table option's rules; the
+            // message quotes it without userinfo.
+            let base_url = entry
+                .base_url
+                .map(|u| {
+                    check_base_url(&u).map_err(|e| format!("credential [{name}] base_url: {e}"))
+                })
+                .transpose()?;
             Ok((
                 name,
                 Credential {
                     api_key: Secret::new(entry.api_key),
                     region,
-                    base_url: entry.base_url,
+                    base_url,
                 },
             ))
         })
@@ -396,6 +406,58 @@ mod tests {
         );
         let err = parse_file("[acme]\napi_key = supersecret\n").unwrap_err();
         assert!(!err.contains("supersecret"), "{err}");
+    }
+
+    #[test]
+    fn file_base_url_is_validated_and_errors_hide_userinfo() {
+        let ok =
+            parse_file("[acme]\napi_key = \"k\"\nbase_url = \"http://proxy:8080/\"\n").unwrap();
+        assert_eq!(ok["acme"].base_url.as_deref(), Some("http://proxy:8080"));
+        let err = parse_file(
+            "[acme]\napi_key = \"canary-key\"\nbase_url = \"http://user:hunter2@proxy:8080/v\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("credential [acme] base_url")
+                && err.contains("'http://proxy:8080/v'")
+                && err.contains("must not carry credentials"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hunter2") && !err.contains("user:") && !err.contains("canary-key"),
+            "{err}"
+        );
+        // Not http(s): named, quoted without userinfo, with what is valid.
+        let err = parse_file("[acme]\napi_key = \"k\"\nbase_url = \"ftp://u:hunter2@files\"\n")
+            .unwrap_err();
+        assert!(
+            err.contains("credential [acme] base_url")
+                && err.contains("'ftp://files'")
+                && err.contains("https://api.customer.io")
+                && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = parse_file("[acme]\napi_key = \"k\"\nbase_url = \"proxy:8080\"\n").unwrap_err();
+        assert!(err.contains("'proxy:8080' is not an http(s) URL"), "{err}");
+        // Through the file: the path and the credential are named.
+        let path = std::env::temp_dir().join(format!("cio-creds-url-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[acme]\napi_key = \"canary-key\"\nregion = \"eu\"\nbase_url = \"https://a:b@proxy\"\n",
+        )
+        .unwrap();
+        let err = Credentials::with_file(&path)
+            .resolve("acme")
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_file(&path).ok();
+        assert!(
+            err.contains("credential [acme] base_url")
+                && err.contains("'https://proxy'")
+                && !err.contains("a:b")
+                && !err.contains("canary-key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -866,19 +866,41 @@ fn parse_metric_type(report: Report, v: &str) -> Result<String> {
 }
 
 fn parse_base_url(v: &str) -> Result<String> {
+    check_base_url(v).map_err(|e| Error::option(format!("option base_url: {e}")))
+}
+
+/// Checks a base URL, the table's `base_url` option or a credential's: an http(s) URL with a
+/// host and no userinfo. The URL without its trailing `/`, or what is wrong, quoting the value
+/// with any userinfo removed (it may hold a password).
+pub(crate) fn check_base_url(v: &str) -> std::result::Result<String, String> {
+    let shown = without_userinfo(v);
     match url::Url::parse(v) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             if !u.username().is_empty() || u.password().is_some() {
-                return Err(Error::option(
-                    "option base_url: must not carry credentials; use the key option",
+                return Err(format!(
+                    "'{shown}' must not carry credentials (a user name or password, removed \
+                     here); use the key option"
                 ));
             }
             Ok(v.trim_end_matches('/').to_string())
         }
-        _ => Err(Error::option(format!(
-            "option base_url: '{v}' is not an http(s) URL; valid values look like \
-             https://api.customer.io or http://127.0.0.1:4010"
-        ))),
+        _ => Err(format!(
+            "'{shown}' is not an http(s) URL; valid values look like https://api.customer.io \
+             or http://127.0.0.1:4010"
+        )),
+    }
+}
+
+/// `v` with the userinfo (`user:password@`) of its authority removed, for messages.
+fn without_userinfo(v: &str) -> String {
+    let (scheme, rest) = match v.find("://") {
+        Some(i) => v.split_at(i + 3),
+        None => ("", v),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}{}", &rest[at + 1..]),
+        None => v.to_string(),
     }
 }
 

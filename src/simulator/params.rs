@@ -25,11 +25,12 @@ impl Params {
         Params { pairs }
     }
 
-    /// The last value of `name`, if present and not empty.
+    /// The first value of `name`, if present and not empty, as Go's `Query().Get` reads it (the
+    /// vendor's answers carry Go's time format): `version=2&version=1` is version 2 and
+    /// `version=&version=2` is no version. Strict mode refuses a repeated parameter anyway.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
@@ -122,5 +123,21 @@ mod tests {
         );
         assert!(p.int("bad").is_err());
         assert_eq!(p.get("empty"), None);
+    }
+
+    #[test]
+    fn repeated_parameters_read_the_first_value_as_go_does() {
+        assert_eq!(
+            Params::parse(Some("version=2&version=1")).get("version"),
+            Some("2")
+        );
+        assert_eq!(
+            Params::parse(Some("version=2&version=")).get("version"),
+            Some("2")
+        );
+        assert_eq!(
+            Params::parse(Some("version=&version=2")).get("version"),
+            None
+        );
     }
 }

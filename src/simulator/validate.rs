@@ -15,11 +15,18 @@
 //! requirement comes from those files.
 //!
 //! # What is checked
+//! * parameters are the operation's and its path item's (the operation's win on the same name
+//!   and location);
 //! * path parameters: their `schema.type` (an `integer` id must parse as one);
 //! * query parameter names: a name the operation does not declare is refused;
 //! * query parameter values: `type` (`integer`, `number`, `boolean` as `true`/`false`, `string`),
 //!   `enum`, `minimum`/`maximum`;
 //! * required query parameters;
+//! * a missing (empty) body: refused where `requestBody.required` is `true`, and where the body
+//!   schema asks for a `type`, keys or variants (every served contract's does, though none sets
+//!   `requestBody.required`); an optional body with an open schema may be left off;
+//! * a repeated query parameter whose schema is not an `array` (the handlers read the first
+//!   value, as Go's `Query().Get` does, so `version=2&version=1` would be ambiguous);
 //! * JSON bodies: `type`, `required`, `properties`, `additionalProperties: false` (where a schema
 //!   closes an object), `enum`, `minimum`/`maximum`, `items`, `minItems`/`maxItems`, `oneOf`,
 //!   `anyOf`. A body schema without `type` (the collapsed audience filters) accepts any value.
@@ -98,6 +105,7 @@ impl Contracts {
             let Some(item) = item.as_object() else {
                 continue;
             };
+            let path_parameters = item.get("parameters");
             for (method, op) in item {
                 let Some(id) = op.get("operationId").and_then(Value::as_str) else {
                     continue;
@@ -105,7 +113,7 @@ impl Contracts {
                 if self.ops.contains_key(id) {
                     continue;
                 }
-                let operation = Operation::parse(file, path, method, op)
+                let operation = Operation::parse(file, path, method, op, path_parameters)
                     .map_err(|e| format!("{file}: {id}: {e}"))?;
                 self.ops.insert(id.to_string(), Arc::new(operation));
             }
@@ -158,6 +166,8 @@ pub(crate) struct Operation {
     template: Vec<String>,
     params: Vec<Param>,
     body: Option<Value>,
+    /// `requestBody.required`: a request without a body is refused.
+    body_required: bool,
 }
 
 /// A refused request: what to say and where in the request.
@@ -202,18 +212,30 @@ impl Refusal {
 }
 
 impl Operation {
-    fn parse(file: &'static str, path: &str, method: &str, op: &Value) -> Result<Self, String> {
+    /// Reads one operation; `path_parameters` is the path item's `parameters`, if any.
+    fn parse(
+        file: &'static str,
+        path: &str,
+        method: &str,
+        op: &Value,
+        path_parameters: Option<&Value>,
+    ) -> Result<Self, String> {
         let id = op
             .get("operationId")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let mut params = Vec::new();
-        for p in op
-            .get("parameters")
-            .and_then(Value::as_array)
+        let mut params: Vec<Param> = Vec::new();
+        // The operation's parameters, then the path item's (OpenAPI: a path-level parameter
+        // applies to every operation of the path unless the operation declares the same name
+        // and location, which wins). `spec/extract_2022.py` writes the path item's into the
+        // operation's list instead (getCampaigns: no name declared twice).
+        let own = op.get("parameters").and_then(Value::as_array);
+        let shared = path_parameters.and_then(Value::as_array);
+        for p in own
             .into_iter()
             .flatten()
+            .chain(shared.into_iter().flatten())
         {
             let name = p
                 .get("name")
@@ -225,6 +247,12 @@ impl Operation {
                 // Headers and cookies are not part of the query string or path.
                 _ => continue,
             };
+            if params
+                .iter()
+                .any(|q| q.name == name && q.location == location)
+            {
+                continue;
+            }
             let description = p
                 .get("description")
                 .and_then(Value::as_str)
@@ -254,12 +282,17 @@ impl Operation {
         let body = op
             .pointer("/requestBody/content/application~1json/schema")
             .cloned();
+        let body_required = op
+            .pointer("/requestBody/required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         Ok(Operation {
             id,
             file,
             template,
             params,
             body,
+            body_required,
         })
     }
 
@@ -348,9 +381,32 @@ impl Operation {
                     ),
                 ));
             };
+            let values: Vec<&str> = pairs
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if values.len() > 1 && param.schema.get("type").and_then(Value::as_str) != Some("array")
+            {
+                return Err(Refusal::parameter(
+                    name,
+                    format!(
+                        "{}: query parameter '{name}' is repeated (values '{}'); it takes one \
+                         value, {}",
+                        self.id,
+                        values.join("', '"),
+                        describe(&param.schema)
+                    ),
+                ));
+            }
             self.check_value(param, value)?;
         }
-        let version_2 = pairs.iter().any(|(k, v)| k == "version" && v == "2");
+        // The first value, as the handlers ([`Params::get`](super::params::Params::get)) and Go's
+        // `Query().Get` read it (a repeated parameter was refused above).
+        let version_2 = pairs
+            .iter()
+            .find(|(k, _)| k == "version")
+            .is_some_and(|(_, v)| v == "2");
         for param in &declared {
             let needed = param.required || (param.required_with_v2 && version_2);
             if needed && !pairs.iter().any(|(k, _)| k == &param.name) {
@@ -423,6 +479,24 @@ impl Operation {
         };
         let expected = describe(schema);
         if bytes.iter().all(u8::is_ascii_whitespace) {
+            if self.body_required {
+                return Err(Refusal::pointer(
+                    "",
+                    format!(
+                        "{}: the request body is missing and the contract requires one \
+                         (requestBody.required); expected {expected}",
+                        self.id
+                    ),
+                ));
+            }
+            // An optional body may be left off, unless its schema asks for something an absent
+            // body cannot have (a type, keys, variants): every served contract's does.
+            if ["type", "required", "oneOf", "anyOf", "enum"]
+                .iter()
+                .all(|k| schema.get(k).is_none())
+            {
+                return Ok(());
+            }
             return Err(Refusal::pointer(
                 "",
                 format!(
@@ -844,6 +918,98 @@ mod tests {
         let (pointer, rule) = check_json(&schema, &json!({"a": 1, "b": 2}), "").unwrap_err();
         assert_eq!(pointer, "");
         assert!(rule.contains("'b'"), "{rule}");
+    }
+
+    /// A one-path spec file for the tests below.
+    fn inline(spec: Value) -> Contracts {
+        let mut c = Contracts::default();
+        c.add_file("inline.json", &spec.to_string()).unwrap();
+        c
+    }
+
+    #[test]
+    fn path_level_parameters_apply_and_the_operation_wins() {
+        let c = inline(json!({"paths": {"/v1/things/{thing_id}": {
+            "parameters": [
+                {"name": "thing_id", "in": "path", "required": true,
+                 "schema": {"type": "integer"}},
+                {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["a", "b"]}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 10}}
+            ],
+            "get": {"operationId": "getThing", "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 50}}
+            ]}
+        }}}));
+        let op = c.get("getThing").unwrap();
+        let path = "/v1/things/7";
+        assert!(op.check_request(path, Some("mode=a&limit=40")).is_ok());
+        // The path item's declarations: the path parameter's type, the query parameter's enum.
+        let id = op.check_request("/v1/things/x", None).unwrap_err();
+        assert_eq!(id.source, json!({"parameter": "thing_id"}));
+        let mode = op.check_request(path, Some("mode=c")).unwrap_err();
+        assert_eq!(mode.source, json!({"parameter": "mode"}));
+        assert!(mode.detail.contains("a, b"), "{}", mode.detail);
+        // The operation's `limit` (maximum 50) replaces the path item's (maximum 10).
+        let limit = op.check_request(path, Some("limit=60")).unwrap_err();
+        assert!(limit.detail.contains("maximum is 50"), "{}", limit.detail);
+        assert_eq!(op.params.iter().filter(|p| p.name == "limit").count(), 1);
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused_unless_arrays() {
+        let c = inline(json!({"paths": {"/v1/things": {"get": {
+            "operationId": "listThings",
+            "parameters": [
+                {"name": "tag", "in": "query",
+                 "schema": {"type": "array", "items": {"type": "string"}}}
+            ]
+        }}}}));
+        assert!(
+            c.get("listThings")
+                .unwrap()
+                .check_request("/v1/things", Some("tag=a&tag=b"))
+                .is_ok()
+        );
+        let op = contracts().get("campaignMetrics").unwrap();
+        let path = "/v1/campaigns/1/metrics";
+        for q in [
+            "version=2&version=1&res=days&start=1&end=2",
+            "version=2&version=&res=days&start=1&end=2",
+            "period=days&period=days",
+        ] {
+            let e = op.check_request(path, Some(q)).unwrap_err();
+            let name = q.split('=').next().unwrap();
+            assert_eq!(e.source, json!({"parameter": name}), "{q}");
+            assert!(e.detail.contains("repeated"), "{q}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn request_body_required_is_honoured() {
+        let op = |required: Option<bool>, schema: Value| {
+            let mut body = json!({"content": {"application/json": {"schema": schema}}});
+            if let Some(r) = required {
+                body["required"] = json!(r);
+            }
+            let c = inline(json!({"paths": {"/v1/things": {"post": {
+                "operationId": "postThing", "requestBody": body
+            }}}}));
+            c.get("postThing").unwrap()
+        };
+        let required = op(Some(true), json!({})).check_body(b"").unwrap_err();
+        assert!(
+            required.detail.contains("requestBody.required"),
+            "{}",
+            required.detail
+        );
+        assert_eq!(required.contract, "inline.json");
+        assert!(op(Some(true), json!({})).check_body(b"{}").is_ok());
+        // Optional, with a schema any value satisfies: it may be left off.
+        assert!(op(None, json!({})).check_body(b"").is_ok());
+        assert!(op(Some(false), json!({})).check_body(b" ").is_ok());
+        // Optional, but its schema asks for keys: an absent body cannot have them.
+        let keys = json!({"type": "object", "required": ["a"]});
+        assert!(op(None, keys).check_body(b"").is_err());
     }
 
     #[test]

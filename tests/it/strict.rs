@@ -428,3 +428,43 @@ async fn cio_sim_is_strict_by_default_and_lenient_on_request() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body["campaigns"].is_array());
 }
+
+#[tokio::test]
+async fn strict_refuses_repeated_parameters_and_handlers_read_the_first() {
+    let strict = start(test_config()).await;
+    let us = strict.us_url();
+    // `version=2&version=1` and `version=2&version=` were read one way by the validator (any `2`)
+    // and another by the handler (the last value); Go's `Query().Get` takes the first.
+    for (path, name) in [
+        (v2("&version=1"), "version"),
+        (v2("&version="), "version"),
+        ("/v1/newsletters?limit=10&limit=20".to_string(), "limit"),
+        (v2("&type=email&type=inbox"), "type"),
+    ] {
+        let e = refusal(&get(&us, &path, US).await, &path);
+        assert_eq!(e["source"], json!({ "parameter": name }), "{path}");
+        assert!(detail(&e).contains("repeated"), "{path}: {}", detail(&e));
+    }
+    // Lenient: the handler takes the first value. A version-2 window without start/end is the
+    // handler's own 400; version 1 ignores `res`.
+    let lenient = start(lenient()).await;
+    let first_v2 = get(
+        &lenient.us_url(),
+        "/v1/campaigns/1/metrics?version=2&version=1&res=days",
+        US,
+    )
+    .await;
+    assert_eq!(
+        first_v2.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        first_v2.body
+    );
+    let first_v1 = get(
+        &lenient.us_url(),
+        "/v1/campaigns/1/metrics?version=1&version=2&res=days",
+        US,
+    )
+    .await;
+    assert_eq!(first_v1.status, StatusCode::OK, "{}", first_v1.body);
+}
