@@ -866,9 +866,15 @@ async fn four_concurrent_queries_share_one_keys_limit() {
             - times.iter().min().copied().unwrap_or_default(),
         stats.rate_limited
     );
+    // Judged in a 900 ms window: eleven paced arrivals span 1.02 s at the client, and the
+    // arrival times at the server carry the scheduling jitter of a loaded 2-core machine (11
+    // consecutive spans of 969-997 ms were seen); a client that bursts puts its eleventh request
+    // within a few milliseconds of the first, far inside 900 ms.
+    let loose = max_in_window(&times, Duration::from_millis(900));
     assert!(
-        second <= 10,
-        "{second} requests within one second (11 consecutive span {span_of_11:?}): {stats:?}"
+        loose <= 10,
+        "{loose} requests within 900 ms ({second} within one second; 11 consecutive span \
+         {span_of_11:?}): {stats:?}"
     );
     assert!(
         (stats.rate_limited as f64) < 0.01 * total as f64,
