@@ -462,8 +462,17 @@ struct RawPerson {
     customer: Option<Box<RawPerson>>,
 }
 
-impl RawPerson {
-    /// The person, or why the item holds none.
+impl PersonItem for RawPerson {
+    type Person = Person;
+
+    fn take_customer(&mut self) -> Option<Box<Self>> {
+        self.customer.take()
+    }
+
+    fn is_wrapped(&self) -> bool {
+        self.customer.is_some()
+    }
+
     fn bare(self) -> Result<Person, &'static str> {
         Ok(Person {
             identifiers: self.identifiers.ok_or(NO_PERSON)?,
@@ -485,15 +494,32 @@ impl RawPerson {
 
 impl<'de> Deserialize<'de> for Person {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut raw = RawPerson::deserialize(d)?;
-        match raw.customer.take() {
-            None => raw.bare().map_err(serde::de::Error::custom),
-            Some(_) if raw.has_fields() => Err(serde::de::Error::custom(BOTH_SHAPES)),
-            Some(inner) if inner.customer.is_some() => {
-                Err(serde::de::Error::custom(NESTED_CUSTOMER))
-            }
-            Some(inner) => inner.bare().map_err(serde::de::Error::custom),
-        }
+        unwrap_person(RawPerson::deserialize(d)?)
+    }
+}
+
+/// A people item as sent, owned ([`RawPerson`]) or borrowed ([`RawPersonRef`]).
+trait PersonItem: Sized {
+    /// The person it holds.
+    type Person;
+    /// The wrapped item, `customer`, taken out.
+    fn take_customer(&mut self) -> Option<Box<Self>>;
+    /// Whether it has a `customer` of its own.
+    fn is_wrapped(&self) -> bool;
+    /// Whether it has any field of a bare person.
+    fn has_fields(&self) -> bool;
+    /// The person, or why the item holds none.
+    fn bare(self) -> Result<Self::Person, &'static str>;
+}
+
+/// The person of an item, bare or wrapped once in `customer`; an item with both shapes, a
+/// wrapper in a wrapper or no person is an error (at the item's JSON path).
+fn unwrap_person<R: PersonItem, E: serde::de::Error>(mut raw: R) -> Result<R::Person, E> {
+    match raw.take_customer() {
+        None => raw.bare().map_err(E::custom),
+        Some(_) if raw.has_fields() => Err(E::custom(BOTH_SHAPES)),
+        Some(inner) if inner.is_wrapped() => Err(E::custom(NESTED_CUSTOMER)),
+        Some(inner) => inner.bare().map_err(E::custom),
     }
 }
 
@@ -612,8 +638,17 @@ struct RawPersonRef<'a> {
     customer: Option<Box<RawPersonRef<'a>>>,
 }
 
-impl<'a> RawPersonRef<'a> {
-    /// The person, or why the item holds none.
+impl<'a> PersonItem for RawPersonRef<'a> {
+    type Person = PersonRef<'a>;
+
+    fn take_customer(&mut self) -> Option<Box<Self>> {
+        self.customer.take()
+    }
+
+    fn is_wrapped(&self) -> bool {
+        self.customer.is_some()
+    }
+
     fn bare(self) -> Result<PersonRef<'a>, &'static str> {
         Ok(PersonRef {
             identifiers: self.identifiers.ok_or(NO_PERSON)?,
@@ -635,15 +670,7 @@ impl<'a> RawPersonRef<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for PersonRef<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut raw = RawPersonRef::deserialize(d)?;
-        match raw.customer.take() {
-            None => raw.bare().map_err(serde::de::Error::custom),
-            Some(_) if raw.has_fields() => Err(serde::de::Error::custom(BOTH_SHAPES)),
-            Some(inner) if inner.customer.is_some() => {
-                Err(serde::de::Error::custom(NESTED_CUSTOMER))
-            }
-            Some(inner) => inner.bare().map_err(serde::de::Error::custom),
-        }
+        unwrap_person(RawPersonRef::deserialize(d)?)
     }
 }
 
