@@ -491,32 +491,38 @@ async fn wrong_types_and_missing_ids_are_clear_errors_after_one_request() {
     }
 }
 
+/// A simulator whose deliveries files have `columns`, and a `deliveries_export` table `d` of
+/// the last 14 days over it.
+async fn deliveries_env(test: &str, campaigns: u32, newsletters: u32, columns: Vec<String>) -> Env {
+    let ws = datafusion_customerio::simulator::WorkspaceSpec {
+        campaigns,
+        newsletters,
+        ..workspace(test, "sim_us", Region::Us)
+    };
+    let config = SimConfig {
+        exports: ExportConfig {
+            ready_after: Duration::ZERO,
+            delivery_columns: columns,
+            ..ExportConfig::default()
+        },
+        ..fast_config(vec![ws])
+    };
+    let env = Env::start(config).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
+         OPTIONS (key 'sim_us', start '-14d', rate_limit '500')",
+    )
+    .await
+    .unwrap();
+    env
+}
+
 /// An export file with a column the connector does not know and without some it does: the new
 /// column is kept in `extra`, the missing ones are NULL, the rows are the clean file's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_files_with_new_and_missing_columns() {
     let run = |columns: Vec<String>| async move {
-        let ws = workspace("drift_csv", "sim_us", Region::Us);
-        let ws = datafusion_customerio::simulator::WorkspaceSpec {
-            campaigns: 4,
-            newsletters: 3,
-            ..ws
-        };
-        let config = SimConfig {
-            exports: ExportConfig {
-                ready_after: Duration::ZERO,
-                delivery_columns: columns,
-                ..ExportConfig::default()
-            },
-            ..fast_config(vec![ws])
-        };
-        let env = Env::start(config).await;
-        env.sql(
-            "CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
-             OPTIONS (key 'sim_us', start '-14d', rate_limit '500')",
-        )
-        .await
-        .unwrap();
+        let env = deliveries_env("drift_csv", 4, 3, columns).await;
         env.sql(
             "SELECT delivery_id, campaign_id, created, sent, opened, subject, extra \
              FROM d ORDER BY delivery_id",
@@ -573,27 +579,7 @@ async fn export_files_with_new_and_missing_columns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_files_without_an_identity_column_fail() {
     let run = |columns: Vec<String>| async move {
-        let ws = workspace("drift_noid", "sim_us", Region::Us);
-        let ws = datafusion_customerio::simulator::WorkspaceSpec {
-            campaigns: 2,
-            newsletters: 1,
-            ..ws
-        };
-        let config = SimConfig {
-            exports: ExportConfig {
-                ready_after: Duration::ZERO,
-                delivery_columns: columns,
-                ..ExportConfig::default()
-            },
-            ..fast_config(vec![ws])
-        };
-        let env = Env::start(config).await;
-        env.sql(
-            "CREATE EXTERNAL TABLE d STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
-             OPTIONS (key 'sim_us', start '-14d', rate_limit '500')",
-        )
-        .await
-        .unwrap();
+        let env = deliveries_env("drift_noid", 2, 1, columns).await;
         match env.sql("SELECT delivery_id, created FROM d").await {
             Ok(b) => panic!("no error, {} rows", row_count(&b)),
             Err(e) => e.to_string(),
