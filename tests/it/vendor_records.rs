@@ -79,6 +79,25 @@ fn uncovered(record: &Map<String, Value>, columns: &[(&str, &str)]) -> Vec<Strin
     fields
 }
 
+/// The Eastern days 24, 25 and 26 November 2026 (EST: 05:00 UTC), written by hand.
+const EASTERN_DAYS_24_TO_26: [&str; 3] = [
+    "2026-11-24T05:00:00Z",
+    "2026-11-25T05:00:00Z",
+    "2026-11-26T05:00:00Z",
+];
+
+/// Three rows (one per bucket), each, without `period_start` and `sent`, equal to `want`.
+fn assert_item_rows(batches: &[RecordBatch], want: &Value) {
+    let rows = json_rows(batches);
+    assert_eq!(rows.len(), 3, "{}", pretty(batches));
+    for row in &rows {
+        let mut item = row.as_object().unwrap().clone();
+        item.remove("period_start");
+        item.remove("sent");
+        assert_eq!(&Value::Object(item), want, "{}", pretty(batches));
+    }
+}
+
 /// The recorded campaign, as the only item of `GET /v1/campaigns`, read through `campaigns`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_recorded_campaign_reads_through_the_campaigns_table() {
@@ -127,22 +146,10 @@ async fn the_recorded_campaign_reads_through_the_campaigns_table() {
         .await
         .unwrap();
     let want = expected_row(&campaign, &columns);
-    let rows = json_rows(&batches);
-    assert_eq!(rows.len(), 3, "{}", pretty(&batches));
-    for row in &rows {
-        let mut item = row.as_object().unwrap().clone();
-        item.remove("period_start");
-        item.remove("sent");
-        assert_eq!(Value::Object(item), want, "{}", pretty(&batches));
-    }
+    assert_item_rows(&batches, &want);
     assert_eq!(
         i64_column(&batches, 5),
-        [
-            "2026-11-24T05:00:00Z",
-            "2026-11-25T05:00:00Z",
-            "2026-11-26T05:00:00Z"
-        ]
-        .map(|s| Some(
+        EASTERN_DAYS_24_TO_26.map(|s| Some(
             chrono::DateTime::parse_from_rfc3339(s)
                 .unwrap()
                 .timestamp_micros()
@@ -229,23 +236,11 @@ async fn the_recorded_newsletter_reads_through_the_newsletters_table() {
         .await
         .unwrap();
     let want = expected_row(&newsletter, &columns);
-    let rows = json_rows(&batches);
-    assert_eq!(rows.len(), 3, "{}", pretty(&batches));
-    for row in &rows {
-        let mut item = row.as_object().unwrap().clone();
-        item.remove("period_start");
-        item.remove("sent");
-        assert_eq!(Value::Object(item), want, "{}", pretty(&batches));
-    }
+    assert_item_rows(&batches, &want);
     // Version 1 ends with the server's day (the simulator's clock: 26 November, EST).
     assert_eq!(
         i64_column(&batches, 4),
-        [
-            "2026-11-24T05:00:00Z",
-            "2026-11-25T05:00:00Z",
-            "2026-11-26T05:00:00Z"
-        ]
-        .map(|s| Some(
+        EASTERN_DAYS_24_TO_26.map(|s| Some(
             chrono::DateTime::parse_from_rfc3339(s)
                 .unwrap()
                 .timestamp_micros()
