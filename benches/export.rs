@@ -51,6 +51,15 @@ fn main() {
         let child = support::run_child(&[&url, out.to_str().expect("utf-8 path")]);
         let (wall, field) = (child.wall, |name: &str| child.field(name));
         let (got, secs, peak_kb) = (field("rows"), field("seconds"), field("peak_rss_kb"));
+        // A figure for fewer (or more) rows than asked is no figure: the run fails.
+        if got != rows as f64 {
+            let _ = sim.kill();
+            let _ = sim.wait();
+            panic!(
+                "export bench: the COPY wrote {got} rows, expected {rows} (--rows); \
+                 the customers export of a {rows}-person simulator must give every person once"
+            );
+        }
         // The CSV itself, for its size and for DuckDB.
         let csv = dir.join(format!("customers-{rows}.csv"));
         let fetch = Instant::now();

@@ -42,6 +42,34 @@ async fn every_person_once_with_the_apis_attributes() {
     // Three search pages of at most 1000, then 25 attribute batches of 100.
     assert_eq!(env.requests("getPeopleFilter"), 3);
     assert_eq!(env.requests("getPeopleById"), 25);
+    // count(id) and count(email) against the identifiers the search endpoint gives for everyone.
+    let (mut ids, mut emails, mut people, mut start) = (0, 0, 0, String::new());
+    loop {
+        let page = post(
+            &env,
+            &ws,
+            &format!("/v1/customers?limit=1000&start={start}"),
+            serde_json::json!({"filter": {"attribute": {"field": "cio_id", "operator": "exists"}}}),
+        )
+        .await;
+        for p in page["identifiers"].as_array().unwrap() {
+            people += 1;
+            ids += i64::from(p["id"].is_string());
+            emails += i64::from(p["email"].is_string());
+        }
+        match page["next"].as_str() {
+            Some(n) if !n.is_empty() => start = n.to_string(),
+            _ => break,
+        }
+    }
+    assert_eq!(people, 2_500);
+    assert!(
+        0 < ids && ids < people && 0 < emails && emails < people,
+        "the data set has no person without an id or an email: the counts prove nothing \
+         ({ids} ids, {emails} emails of {people})"
+    );
+    assert_eq!(i64_column(&batches, 2), vec![Some(ids)], "count(id)");
+    assert_eq!(i64_column(&batches, 3), vec![Some(emails)], "count(email)");
 
     // One person, field by field, against GET /v1/customers/{id}/attributes.
     let one = env

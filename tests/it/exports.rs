@@ -251,12 +251,84 @@ async fn created_filters_narrow_the_export_window() {
         plan.contains("FilterExec"),
         "Inexact: the filter stays above the scan\n{plan}"
     );
+    // The filter is Inexact: DataFusion re-applies it above the scan, so the count alone would be
+    // right whatever window the connector sent. What was downloaded is judged at the simulator.
     let narrowed = i64_column(&env.sql(sql).await.unwrap(), 0)[0].unwrap();
-    let all = env.sql("SELECT count(*) FROM d").await.unwrap();
-    assert!(
-        i64_column(&all, 0)[0].unwrap() > narrowed,
-        "the window made no difference"
+    let downloaded = export_totals(&env, &ws).await;
+    assert_eq!(
+        downloaded.len(),
+        6,
+        "one export per campaign: {downloaded:?}"
     );
+    // The same six exports created by hand with the window as epoch seconds (the bounds are
+    // inclusive, so a row at exactly 2026-11-22T00:00:00Z may be downloaded and filtered out).
+    let (start, end) = (1_795_132_800_i64, 1_795_305_600_i64); // 2026-11-20, 2026-11-22 UTC
+    let campaigns = env.api(&ws, "/v1/campaigns").await;
+    let mut reference = Vec::new();
+    for c in campaigns["campaigns"].as_array().unwrap() {
+        let body = json!({"campaign_id": c["id"], "start": start, "end": end});
+        let created = post(&env, &ws, "/v1/exports/deliveries", body).await;
+        reference.push(created["export"]["id"].as_i64().unwrap());
+    }
+    let by_hand: BTreeMap<i64, i64> = export_totals(&env, &ws)
+        .await
+        .into_iter()
+        .filter(|(id, _)| reference.contains(id))
+        .collect();
+    let sum = |m: &BTreeMap<i64, i64>| m.values().sum::<i64>();
+    assert_eq!(
+        sum(&downloaded),
+        sum(&by_hand),
+        "rows downloaded by the narrowed query {downloaded:?} vs exports of [{start}, {end}] {by_hand:?}"
+    );
+    assert!(sum(&downloaded) >= narrowed, "{downloaded:?} vs {narrowed}");
+    assert!(
+        narrowed > 0,
+        "no delivery in the window: the test proves nothing"
+    );
+    // The whole table downloads more: the window made a difference at the source.
+    let all = i64_column(&env.sql("SELECT count(*) FROM d").await.unwrap(), 0)[0].unwrap();
+    let everything: BTreeMap<i64, i64> = export_totals(&env, &ws)
+        .await
+        .into_iter()
+        .filter(|(id, _)| !downloaded.contains_key(id) && !by_hand.contains_key(id))
+        .collect();
+    assert_eq!(everything.len(), 6, "{everything:?}");
+    assert_eq!(sum(&everything), all, "{everything:?}");
+    assert!(
+        all > sum(&downloaded),
+        "the window made no difference: {all} rows in all, {downloaded:?} downloaded"
+    );
+}
+
+/// `{export id: rows in its file}` of every deliveries export of the workspace, as the
+/// simulator's `GET /v1/exports` reports it (`total`).
+async fn export_totals(env: &Env, ws: &WorkspaceSpec) -> BTreeMap<i64, i64> {
+    let list = env.api(ws, "/v1/exports").await;
+    list["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "deliveries")
+        .map(|e| {
+            assert_eq!(e["status"], "done", "{e}");
+            (e["id"].as_i64().unwrap(), e["total"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+/// `POST base + path` with the workspace's key and a JSON body, as JSON.
+async fn post(env: &Env, ws: &WorkspaceSpec, path: &str, body: Value) -> Value {
+    let url = format!("{}{}", env.sim.url_for(ws.region), path);
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&ws.api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{url}: {}", resp.status());
+    resp.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

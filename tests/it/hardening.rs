@@ -951,45 +951,64 @@ async fn ten_workspaces_in_one_union_each_at_its_own_limit() {
 /// see `RELIABILITY.md`). Every `/v1` request is answered 503 while the outage lasts. A scan's
 /// first request is its list request; under the default policy (5 attempts, backoff 125-250,
 /// 250-500, 500-1000, 1000-2000 ms: at most 3.75 s between the first and the last attempt):
-/// - an outage longer than that: each scan gives up after exactly 5 requests, so 10 scans make
-///   exactly 50, none after the outage, and each error names the attempts and the 503;
-/// - an outage of 1 s: every scan succeeds with the clean rows, and the requests are the clean
-///   run's plus one per 503 answered, at most 4 per scan (no scan restarts, nothing multiplies).
+/// - an outage that outlasts every scan: each scan gives up after exactly 5 requests, spaced by
+///   at least the backoff's minimum at the server, so 10 scans make exactly 50, none after;
+/// - an outage that every scan has met (each scan, on a workspace of its own, has been answered
+///   503 and come back) and that is then ended: every scan succeeds with the clean rows, and the
+///   requests are the clean run's plus one per 503 answered, at most 4 per scan.
+///
+/// Both outages are ended by the test once the simulator has seen what it needs, not by a timer
+/// that ten scans on a loaded machine must beat.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_across_ten_scans_stays_within_the_retry_budget() {
-    let env = Env::start(fast_config(vec![workspace("outage", "sim_us", Region::Us)])).await;
+    let spaces: Vec<WorkspaceSpec> = (0..10)
+        .map(|i| workspace("outage", &format!("ws{i}"), Region::Us))
+        .collect();
+    let env = Env::start(fast_config(spaces.clone())).await;
     for i in 0..10 {
         env.sql(&format!(
             "CREATE EXTERNAL TABLE n{i} STORED AS CUSTOMERIO LOCATION 'newsletters' \
-             OPTIONS (key 'sim_us', period 'weeks', steps '3', rate_limit '500')"
+             OPTIONS (key 'ws{i}', period 'weeks', steps '3', rate_limit '500')"
         ))
         .await
         .unwrap();
     }
     let query =
         |i: usize| format!("SELECT newsletter_id, period_start, sent FROM n{i} ORDER BY 1, 2");
-    let clean = pretty(&env.sql(&query(0)).await.unwrap());
+    let mut clean = Vec::new();
+    for i in 0..10 {
+        clean.push(pretty(&env.sql(&query(i)).await.unwrap()));
+    }
     let clean_requests = env.total_requests();
-    let scan_all = || async {
-        let tasks: Vec<_> = (0..10)
+    let spawn_all = || {
+        (0..10)
             .map(|i| {
                 let ctx = env.ctx.clone();
                 let q = query(i);
                 tokio::spawn(async move { ctx.sql(&q).await?.collect().await })
             })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap());
-        }
-        out
+            .collect::<Vec<_>>()
     };
+    let arrivals_of = |ws: &str| -> Vec<Duration> {
+        env.sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.workspace == ws)
+            .map(|r| r.at)
+            .collect()
+    };
+    let end_outage = || env.sim.start_outage(Duration::ZERO);
 
-    // Longer than the whole retry span: every scan fails after exactly 5 attempts.
+    // An outage that outlasts every scan: each fails after exactly 5 attempts.
     env.sim.reset_stats();
-    env.sim.start_outage(Duration::from_secs(6));
-    for result in scan_all().await {
-        let err = result.expect_err("a scan outlived the outage").to_string();
+    env.sim.record_requests();
+    env.sim.start_outage(Duration::from_secs(120));
+    for task in spawn_all() {
+        let err = task
+            .await
+            .unwrap()
+            .expect_err("a scan outlived the outage")
+            .to_string();
         assert!(
             err.contains("GET /v1/newsletters failed after 5 attempts") && err.contains("HTTP 503"),
             "{err}"
@@ -1002,29 +1021,65 @@ async fn an_outage_across_ten_scans_stays_within_the_retry_budget() {
         "{stats:?}"
     );
     assert_eq!(env.total_requests(), 50, "{stats:?}");
-    // Nothing is retried after the scans gave up (the outage is still on for a while).
+    // Spaced by the backoff at the server (a client that bursts its retries fails here).
+    for ws in &spaces {
+        let at = arrivals_of(&ws.name);
+        assert_eq!(at.len(), 5, "{}: {at:?}", ws.name);
+        for (k, pair) in at.windows(2).enumerate() {
+            let least = Duration::from_millis(125 << k);
+            assert!(
+                pair[1] - pair[0] >= least,
+                "{}: attempt {} came {:?} after the one before, under the backoff's {least:?}: {at:?}",
+                ws.name,
+                k + 2,
+                pair[1] - pair[0]
+            );
+        }
+    }
+    // Nothing is retried after the scans gave up (the outage is still on).
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(env.total_requests(), 50, "{:?}", env.sim.stats());
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    end_outage();
 
-    // Shorter than the retry span: every scan succeeds, each 503 costs exactly one request.
+    // An outage every scan has met and come back from, then ended: every scan succeeds, each 503
+    // costs exactly one request.
     env.sim.reset_stats();
-    env.sim.start_outage(Duration::from_secs(1));
-    for (i, result) in scan_all().await.into_iter().enumerate() {
-        let rows = pretty(&result.unwrap_or_else(|e| panic!("scan {i}: {e}")));
-        assert_eq!(rows, clean, "scan {i}");
+    env.sim.record_requests();
+    env.sim.start_outage(Duration::from_secs(120));
+    let tasks = spawn_all();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        // Two arrivals of a workspace: its first request met the outage and was retried.
+        let met: Vec<usize> = spaces
+            .iter()
+            .map(|ws| arrivals_of(&ws.name).len())
+            .collect();
+        if met.iter().all(|n| *n >= 2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && !tasks.iter().all(|t| t.is_finished()),
+            "not every scan met the outage and came back: arrivals per workspace {met:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    end_outage();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let rows = pretty(
+            &task
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("scan {i}: {e}")),
+        );
+        assert_eq!(rows, clean[i], "scan {i}");
     }
     let stats = env.sim.stats();
     let failed = stats.statuses.get("503").copied().unwrap_or(0);
     assert!(failed >= 10, "the outage answered no scan: {stats:?}");
     assert!(failed <= 40, "more than 4 retries per scan: {stats:?}");
-    assert_eq!(
-        env.total_requests(),
-        10 * clean_requests + failed,
-        "{stats:?}"
-    );
+    assert_eq!(env.total_requests(), clean_requests + failed, "{stats:?}");
     println!(
-        "outage: 6 s -> 50 requests (10 scans x 5 attempts); 1 s -> {} requests = 10 x {clean_requests} + {failed} answered 503",
+        "outage: outlasting -> 50 requests (10 scans x 5 attempts); met then ended -> {} requests = {clean_requests} clean + {failed} answered 503",
         env.total_requests()
     );
 }

@@ -471,24 +471,25 @@ async fn metric_type_filters_channels() {
         .unwrap();
     let list = env.api(&ws, "/v1/campaigns").await;
     let batches = env
-        .sql("SELECT campaign_id, SUM(sent), MIN(metric_type) FROM c GROUP BY 1 ORDER BY 1")
+        .sql("SELECT campaign_id, sent, metric_type, period_start FROM c ORDER BY 1, 4")
         .await
         .unwrap();
     let text = pretty(&batches);
     assert!(text.contains("push"), "{text}");
-    let sums = i64_column(&batches, 1);
-    let ids = i64_column(&batches, 0);
-    assert_eq!(ids.len(), list["campaigns"].as_array().unwrap().len());
-    // The filter must change something, or the comparison proves nothing.
+    let (ids, sent) = (i64_column(&batches, 0), i64_column(&batches, 1));
+    let mut by_id: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (id, v) in ids.iter().zip(&sent) {
+        by_id.entry(id.unwrap()).or_default().push(v.unwrap());
+    }
+    assert_eq!(by_id.len(), list["campaigns"].as_array().unwrap().len());
+    // Bucket by bucket (in period_start order) against the API's push series; the filter must
+    // change something, or the comparison proves nothing.
     let mut filtered_out = 0;
-    for (i, id) in ids.iter().enumerate() {
-        let path = format!("/v1/campaigns/{}/metrics?period=days&steps=45", id.unwrap());
-        let push: i64 = api_series(&env, &ws, &format!("{path}&type=push"), "sent")
-            .await
-            .iter()
-            .sum();
-        let all: i64 = api_series(&env, &ws, &path, "sent").await.iter().sum();
-        assert_eq!(sums[i], Some(push), "campaign {id:?}");
+    for (id, table) in &by_id {
+        let path = format!("/v1/campaigns/{id}/metrics?period=days&steps=45");
+        let push = api_series(&env, &ws, &format!("{path}&type=push"), "sent").await;
+        let all = api_series(&env, &ws, &path, "sent").await;
+        assert_eq!(table, &push, "campaign {id}: sent per day bucket");
         filtered_out += usize::from(push != all);
     }
     assert!(filtered_out > 0, "metric_type 'push' filtered nothing out");
@@ -567,5 +568,50 @@ async fn segment_id_columns_equal_the_api_and_join_with_segments() {
               JOIN s ON s.id = x.segment_id GROUP BY s.name ORDER BY 1")
         .await
         .unwrap();
-    assert!(row_count(&joined) > 0, "{}", pretty(&joined));
+    // The same sums from the API: segment names by GET /v1/segments, trigger segments by the
+    // campaign list, sends by each campaign's version-1 series over the same buckets.
+    let segments = env.api(&ws, "/v1/segments").await;
+    let names: BTreeMap<i64, String> = segments["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_i64().unwrap(),
+                s["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    for c in list["campaigns"].as_array().unwrap() {
+        let id = c["id"].as_i64().unwrap();
+        let path = format!("/v1/campaigns/{id}/metrics?period=weeks&steps=1");
+        let sent: i64 = api_series(&env, &ws, &path, "sent").await.iter().sum();
+        for seg in c["trigger_segment_ids"].as_array().into_iter().flatten() {
+            if let Some(name) = names.get(&seg.as_i64().unwrap()) {
+                *want.entry(name.clone()).or_default() += sent;
+            }
+        }
+    }
+    let got: BTreeMap<String, i64> = {
+        use datafusion::arrow::array::{Array, StringArray};
+        use datafusion::arrow::compute::cast;
+        use datafusion::arrow::datatypes::DataType;
+        let sums = i64_column(&joined, 1);
+        let mut names = Vec::new();
+        for b in &joined {
+            let col = cast(b.column(0), &DataType::Utf8).unwrap();
+            let a = col.as_any().downcast_ref::<StringArray>().unwrap();
+            names.extend((0..a.len()).map(|i| a.value(i).to_string()));
+        }
+        names
+            .into_iter()
+            .zip(sums.into_iter().map(|v| v.unwrap()))
+            .collect()
+    };
+    assert!(
+        !want.is_empty(),
+        "no trigger segment: the join proves nothing"
+    );
+    assert_eq!(got, want, "(segment, sends) pairs\n{}", pretty(&joined));
 }
