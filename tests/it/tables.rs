@@ -27,6 +27,23 @@ async fn api_series(env: &Env, ws: &WorkspaceSpec, path: &str, metric: &str) -> 
         .collect()
 }
 
+/// `period_start` as `2026-11-22T05:00:00Z` text, for comparison with hand-written bucket starts.
+const START: &str = "to_char(period_start, '%Y-%m-%dT%H:%M:%SZ')";
+
+/// Column `c` of every row as text (NULL as an empty string).
+fn str_column(batches: &[datafusion::arrow::record_batch::RecordBatch], c: usize) -> Vec<String> {
+    use datafusion::arrow::array::{Array, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::DataType;
+    let mut out = Vec::new();
+    for b in batches {
+        let col = cast(b.column(c), &DataType::Utf8).unwrap();
+        let a = col.as_any().downcast_ref::<StringArray>().unwrap();
+        out.extend((0..a.len()).map(|i| a.value(i).to_string()));
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn campaign_rows_equal_the_apis_series() {
     let ws = workspace("camp_rows", "sim_us", Region::Us);
@@ -45,16 +62,19 @@ async fn campaign_rows_equal_the_apis_series() {
     assert_eq!(ids.len(), ws.campaigns as usize);
 
     let batches = env
-        .sql(
-            "SELECT campaign_id, sent, opened, clicked, period_start FROM c \
-              ORDER BY campaign_id, period_start",
-        )
+        .sql(&format!(
+            "SELECT campaign_id, sent, opened, clicked, {START} FROM c \
+              ORDER BY campaign_id, period_start"
+        ))
         .await
         .unwrap();
     // One row per campaign and bucket: steps + 1 buckets, the last the current week.
     assert_eq!(row_count(&batches), ids.len() * 7, "{}", pretty(&batches));
     let table_ids = i64_column(&batches, 0);
-    let mut by_id: BTreeMap<i64, Vec<[Option<i64>; 3]>> = BTreeMap::new();
+    let starts = str_column(&batches, 4);
+    // Per campaign: (period_start, [sent, opened, clicked]) in bucket order.
+    type Rows = Vec<(String, [Option<i64>; 3])>;
+    let mut by_id: BTreeMap<i64, Rows> = BTreeMap::new();
     let (sent, opened, clicked) = (
         i64_column(&batches, 1),
         i64_column(&batches, 2),
@@ -64,16 +84,37 @@ async fn campaign_rows_equal_the_apis_series() {
         by_id
             .entry(table_ids[i].unwrap())
             .or_default()
-            .push([sent[i], opened[i], clicked[i]]);
+            .push((starts[i].clone(), [sent[i], opened[i], clicked[i]]));
     }
-    // The table reads version 2; the test reads version 1 of the same endpoint. Both must agree.
+    // Bucket starts, written by hand: Sundays at 00:00 New York time (EDT until 1 November
+    // 2026, EST after), ending with the current week (fixed_now is Thursday 26 November).
+    let weeks = [
+        "2026-10-11T04:00:00Z",
+        "2026-10-18T04:00:00Z",
+        "2026-10-25T04:00:00Z",
+        "2026-11-01T04:00:00Z",
+        "2026-11-08T05:00:00Z",
+        "2026-11-15T05:00:00Z",
+        "2026-11-22T05:00:00Z",
+    ];
+    // The table reads version 2; the test reads version 1 of the same endpoint, whose series
+    // are the buckets in order. Both must agree bucket by bucket: (period_start, value).
     let mut nonzero = 0;
     for id in &ids {
         let path = format!("/v1/campaigns/{id}/metrics?period=weeks&steps=6");
         for (k, metric) in ["sent", "opened", "clicked"].iter().enumerate() {
             let api = api_series(&env, &ws, &path, metric).await;
-            let table: Vec<i64> = by_id[id].iter().map(|r| r[k].unwrap()).collect();
-            assert_eq!(table, api, "campaign {id} {metric}");
+            assert_eq!(api.len(), weeks.len(), "{path}");
+            let want: Vec<(String, i64)> = weeks
+                .iter()
+                .map(|w| w.to_string())
+                .zip(api.iter().copied())
+                .collect();
+            let table: Vec<(String, i64)> = by_id[id]
+                .iter()
+                .map(|(start, r)| (start.clone(), r[k].unwrap()))
+                .collect();
+            assert_eq!(table, want, "campaign {id} {metric}");
             nonzero += api.iter().filter(|v| **v != 0).count();
         }
     }
@@ -81,22 +122,6 @@ async fn campaign_rows_equal_the_apis_series() {
         nonzero > 0,
         "the data set has no activity at all; the comparison proves nothing"
     );
-
-    // Bucket starts: Sundays at 00:00 New York time, ending with the current week.
-    let starts = env
-        .sql("SELECT DISTINCT period_start FROM c ORDER BY 1")
-        .await
-        .unwrap();
-    let expected: Vec<String> = Period::Weeks
-        .v1_buckets(6, fixed_now())
-        .iter()
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .collect();
-    let text = pretty(&starts);
-    for e in &expected {
-        assert!(text.contains(e), "{e} missing from\n{text}");
-    }
-    assert_eq!(row_count(&starts), 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,47 +138,71 @@ async fn newsletter_links_equal_the_apis_link_series() {
     .await
     .unwrap();
     let batches = env
-        .sql("SELECT newsletter_id, link['link_id'], SUM(link['clicked']), SUM(link['human_clicked']) \
-              FROM (SELECT newsletter_id, unnest(links) AS link FROM n) \
-              GROUP BY 1, 2 ORDER BY 1, 2")
+        .sql(&format!(
+            "SELECT newsletter_id, link['link_id'], {START}, link['clicked'], link['human_clicked'] \
+              FROM (SELECT newsletter_id, period_start, unnest(links) AS link FROM n) \
+              ORDER BY 1, 2, period_start"
+        ))
         .await
         .unwrap();
-    let (nid, lid, clicked, human) = (
+    let (nid, lid, starts, clicked, human) = (
         i64_column(&batches, 0),
         i64_column(&batches, 1),
-        i64_column(&batches, 2),
+        str_column(&batches, 2),
         i64_column(&batches, 3),
+        i64_column(&batches, 4),
     );
+    // Bucket starts, by hand: the 1st of each month at 00:00 New York time, 25 months ending
+    // with November 2026; the 1st is in EDT from April to November, in EST from December to March.
+    let months: Vec<String> = (0..25)
+        .map(|k| {
+            let (year, month) = (2024 + (10 + k) / 12, (10 + k) % 12 + 1);
+            let hour = if (4..=11).contains(&month) { 4 } else { 5 };
+            format!("{year}-{month:02}-01T{hour:02}:00:00Z")
+        })
+        .collect();
+    // (newsletter, link) -> [(period_start, clicked, human_clicked)] in bucket order.
+    type Buckets = Vec<(String, i64, i64)>;
+    let mut table: BTreeMap<(i64, i64), Buckets> = BTreeMap::new();
+    for i in 0..nid.len() {
+        table
+            .entry((nid[i].unwrap(), lid[i].unwrap()))
+            .or_default()
+            .push((starts[i].clone(), clicked[i].unwrap(), human[i].unwrap()));
+    }
     assert_eq!(
-        nid.len(),
+        table.len(),
         (ws.newsletters * ws.links) as usize,
         "{}",
         pretty(&batches)
     );
     let mut checked_clicks = 0;
-    for i in 0..nid.len() {
+    for ((newsletter, link_id), got) in &table {
         let path = format!(
-            "/v1/newsletters/{}/metrics/links?period=months&steps=24&unique=true",
-            nid[i].unwrap()
+            "/v1/newsletters/{newsletter}/metrics/links?period=months&steps=24&unique=true"
         );
         let v = env.api(&ws, &path).await;
         let link = v["links"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|l| l["link"]["id"].as_i64() == lid[i])
-            .unwrap_or_else(|| panic!("link {:?} not served for {path}", lid[i]));
-        let sum = |m: &str| -> i64 {
+            .find(|l| l["link"]["id"].as_i64() == Some(*link_id))
+            .unwrap_or_else(|| panic!("link {link_id} not served for {path}"));
+        let series = |m: &str| -> Vec<i64> {
             link["metric"]["series"][m]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|x| x.as_i64().unwrap())
-                .sum()
+                .collect()
         };
-        assert_eq!(clicked[i], Some(sum("clicked")), "{path}");
-        assert_eq!(human[i], Some(sum("human_clicked")), "{path}");
-        checked_clicks += sum("clicked");
+        let (c, h) = (series("clicked"), series("human_clicked"));
+        assert_eq!(c.len(), months.len(), "{path}");
+        let want: Buckets = (0..months.len())
+            .map(|k| (months[k].clone(), c[k], h[k]))
+            .collect();
+        assert_eq!(got, &want, "{path} link {link_id}, bucket by bucket");
+        checked_clicks += c.iter().sum::<i64>();
     }
     assert!(
         checked_clicks > 0,
@@ -593,22 +642,10 @@ async fn segment_id_columns_equal_the_api_and_join_with_segments() {
             }
         }
     }
-    let got: BTreeMap<String, i64> = {
-        use datafusion::arrow::array::{Array, StringArray};
-        use datafusion::arrow::compute::cast;
-        use datafusion::arrow::datatypes::DataType;
-        let sums = i64_column(&joined, 1);
-        let mut names = Vec::new();
-        for b in &joined {
-            let col = cast(b.column(0), &DataType::Utf8).unwrap();
-            let a = col.as_any().downcast_ref::<StringArray>().unwrap();
-            names.extend((0..a.len()).map(|i| a.value(i).to_string()));
-        }
-        names
-            .into_iter()
-            .zip(sums.into_iter().map(|v| v.unwrap()))
-            .collect()
-    };
+    let got: BTreeMap<String, i64> = str_column(&joined, 0)
+        .into_iter()
+        .zip(i64_column(&joined, 1).into_iter().map(|v| v.unwrap()))
+        .collect();
     assert!(
         !want.is_empty(),
         "no trigger segment: the join proves nothing"
