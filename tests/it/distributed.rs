@@ -844,6 +844,41 @@ async fn workers_serve_tls_to_coordinators_that_trust_their_ca() {
     assert!(error.contains("Unauthenticated"), "{error}");
     assert_eq!(sim_requests(&env), before, "{error}");
 
+    // Through relays that keep every byte: the rows arrive over TLS records only (no HTTP/2
+    // preface in clear), and the token is not in the bytes.
+    let mut relayed = Vec::new();
+    let mut relay_urls = Vec::new();
+    for url in &urls {
+        let (addr, seen) = recording_relay(url.trim_start_matches("https://").to_string());
+        relay_urls.push(format!("https://{addr}"));
+        relayed.push(seen);
+    }
+    let dist = coordinator_with(
+        &env,
+        &relay_urls,
+        WorkerChannels::new(Some(Secret::new(token)), Some(ca.clone().into_bytes())),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    assert_eq!(sorted_rows(&run(&dist, &sql).await), sorted_rows(&local));
+    let bytes: Vec<u8> = relayed
+        .iter()
+        .flat_map(|r| r.lock().unwrap().clone())
+        .collect();
+    assert!(bytes.len() > 1000, "the relays saw {} bytes", bytes.len());
+    for seen in &relayed {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.first(), Some(&0x16), "not a TLS handshake record");
+    }
+    let preface = b"PRI * HTTP/2.0";
+    assert!(
+        !bytes.windows(preface.len()).any(|w| w == preface),
+        "HTTP/2 in clear text"
+    );
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the token crossed the network in clear text over TLS"
+    );
+
     // A plain-HTTP/2 coordinator gets no answer from a TLS worker.
     let plain: Vec<String> = urls
         .iter()
