@@ -18,6 +18,7 @@
 //! window, the limit, the task's share and the coordinator's "now". Never the key: each worker
 //! resolves the credential name from its own environment or credentials file.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -28,16 +29,18 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionConfig;
 use datafusion::scalar::ScalarValue;
 use datafusion_distributed::{
-    DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedExt, DistributedLeafExec,
-    ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse, SessionStateBuilderExt, Worker,
-    WorkerQueryContext, WorkerResolver,
+    ChannelResolver, DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedExt,
+    DistributedLeafExec, ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse,
+    SessionStateBuilderExt, Worker, WorkerQueryContext, WorkerResolver,
 };
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
+use tonic::codegen::http::HeaderValue;
 use url::Url;
 
 use crate::CustomerIo;
 use crate::clock::FixedClock;
+use crate::credentials::Secret;
 use crate::options::TableOptions;
 use crate::provider::CustomerIoTable;
 use crate::provider::scan::CustomerIoScanExec;
@@ -335,16 +338,29 @@ pub fn parse_workers(list: &str) -> crate::Result<Vec<Url>> {
 
 /// A session state that plans queries for `workers`: the distributed planner, the codec and
 /// the task-count handlers of the Customer.io scan. Register the factory on the context made
-/// from it ([`CustomerIo::register`]).
+/// from it ([`CustomerIo::register`]). Its channels send no worker token and trust no CA; see
+/// [`coordinator_state_with`].
 pub fn coordinator_state(
     cio: &CustomerIo,
     workers: Vec<Url>,
     config: SessionConfig,
 ) -> SessionState {
+    coordinator_state_with(cio, workers, config, WorkerChannels::default())
+}
+
+/// [`coordinator_state`] whose calls to the workers go through `channels` (the worker token,
+/// TLS).
+pub fn coordinator_state_with(
+    cio: &CustomerIo,
+    workers: Vec<Url>,
+    config: SessionConfig,
+    channels: WorkerChannels,
+) -> SessionState {
     SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_distributed_worker_resolver(StaticWorkers(workers))
+        .with_distributed_channel_resolver(channels)
         .with_distributed_planner()
         .with_distributed_user_codec(CustomerIoCodec::new(cio.clone()))
         .with_distributed_desired_task_count_handler(desired_task_count)
@@ -360,16 +376,368 @@ pub fn worker(cio: CustomerIo) -> Worker {
     })
 }
 
-/// Serves a worker on `listener` until `shutdown` completes.
+/// The environment variable holding the shared worker token.
+pub const TOKEN_ENV: &str = "CIO_WORKER_TOKEN";
+
+/// How to give a worker token, for error messages.
+const TOKEN_HOW: &str = "set the same token on the coordinator and on every worker, in the \
+     environment variable CIO_WORKER_TOKEN or in a file given with --token-file FILE";
+
+/// The worker token: the contents of `file` (surrounding whitespace removed) when given, else
+/// the environment variable [`TOKEN_ENV`], else none. An empty token is an error.
+pub fn load_token(file: Option<&Path>) -> crate::Result<Option<Secret>> {
+    let (text, source) = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                crate::Error::option(format!(
+                    "--token-file: cannot read the worker token file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            (text, format!("the file {}", path.display()))
+        }
+        None => match std::env::var(TOKEN_ENV) {
+            Ok(text) => (text, format!("the environment variable {TOKEN_ENV}")),
+            Err(std::env::VarError::NotPresent) => return Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(crate::Error::option(format!(
+                    "{TOKEN_ENV} is not UTF-8 text; give a printable token"
+                )));
+            }
+        },
+    };
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(crate::Error::option(format!(
+            "the worker token in {source} is empty; give a non-empty token (for example 32 \
+             random bytes, hex-encoded)"
+        )));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(crate::Error::option(format!(
+            "the worker token in {source} holds spaces or control characters; give printable \
+             ASCII without spaces (for example 32 random bytes, hex-encoded)"
+        )));
+    }
+    Ok(Some(Secret::new(token)))
+}
+
+/// Reads a PEM file named by the command-line option `flag`.
+pub fn read_pem(flag: &str, path: &Path) -> crate::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        crate::Error::option(format!(
+            "{flag}: cannot read the PEM file {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// How a worker admits calls: the token every call must carry, and its TLS certificate.
+#[derive(Clone, Default)]
+pub struct WorkerSecurity {
+    /// The token every call must carry (`authorization: Bearer <token>`); `None` admits all.
+    pub token: Option<Secret>,
+    /// The certificate chain and private key (PEM) to serve TLS with; `None` serves plain
+    /// HTTP/2.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for WorkerSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSecurity")
+            .field("token", &self.token)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// The worker's check of every call: the `authorization` metadata must be `Bearer <token>`,
+/// compared in constant time. It runs on the request's headers, before the plan is decoded.
+#[derive(Clone)]
+struct TokenCheck {
+    expected: Option<Arc<Vec<u8>>>,
+}
+
+impl tonic::service::Interceptor for TokenCheck {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        use subtle::ConstantTimeEq as _;
+        let Some(expected) = &self.expected else {
+            return Ok(request);
+        };
+        let sent = request
+            .metadata()
+            .get("authorization")
+            .map(|v| v.as_bytes())
+            .and_then(|v| v.strip_prefix(b"Bearer ".as_slice()));
+        let peer = request
+            .remote_addr()
+            .map_or_else(|| "an unknown peer".to_string(), |a| a.to_string());
+        match sent {
+            Some(sent) if bool::from(sent.ct_eq(expected.as_slice())) => Ok(request),
+            Some(_) => {
+                tracing::warn!("refused a call from {peer}: wrong worker token");
+                Err(tonic::Status::unauthenticated(format!(
+                    "the worker refused the call: wrong worker token; {TOKEN_HOW}"
+                )))
+            }
+            None => {
+                tracing::warn!("refused a call from {peer}: no worker token");
+                Err(tonic::Status::unauthenticated(format!(
+                    "the worker refused the call: no worker token was sent; {TOKEN_HOW}"
+                )))
+            }
+        }
+    }
+}
+
+/// Serves a worker on `listener` until `shutdown` completes. With a token in `security`,
+/// every call without it is refused with `Unauthenticated` before its plan is read.
 pub async fn serve_worker(
     cio: CustomerIo,
     listener: tokio::net::TcpListener,
+    security: WorkerSecurity,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> crate::Result<()> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    tonic::transport::Server::builder()
-        .add_service(worker(cio).into_worker_server())
+    let mut server = tonic::transport::Server::builder();
+    if let Some((cert, key)) = &security.tls {
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| {
+                crate::Error::option(format!(
+                    "--tls-cert/--tls-key: not a usable certificate and key: {e}"
+                ))
+            })?;
+    }
+    let check = TokenCheck {
+        expected: security
+            .token
+            .as_ref()
+            .map(|t| Arc::new(t.expose().as_bytes().to_vec())),
+    };
+    let service = tonic::service::interceptor::InterceptedService::new(
+        worker(cio).into_worker_server(),
+        check,
+    );
+    server
+        .add_service(service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| crate::Error::Io(format!("worker: {e}")))
+}
+
+/// The coordinator's channels to the workers: each call carries the worker token, and with a
+/// CA every worker is reached over TLS (`https`) and must present a certificate it signed.
+/// A refusal for the token comes back naming the worker and how to set the token.
+#[derive(Clone, Default)]
+pub struct WorkerChannels {
+    token: Option<Secret>,
+    ca: Option<Vec<u8>>,
+    cache: Arc<std::sync::Mutex<std::collections::HashMap<Url, tonic::transport::Channel>>>,
+}
+
+impl std::fmt::Debug for WorkerChannels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerChannels")
+            .field("token", &self.token)
+            .field("tls", &self.ca.is_some())
+            .finish()
+    }
+}
+
+impl WorkerChannels {
+    /// Channels sending `token` (if any) and trusting only the CA certificate `ca_pem` (if
+    /// any; without one, the workers are reached over plain HTTP/2).
+    pub fn new(token: Option<Secret>, ca_pem: Option<Vec<u8>>) -> Self {
+        WorkerChannels {
+            token,
+            ca: ca_pem,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The address a call to `url` goes to: `https` when a CA is set.
+    fn target(&self, url: &Url) -> Url {
+        let mut url = url.clone();
+        if self.ca.is_some() && url.scheme() == "http" {
+            // Both schemes are "special", so the change cannot fail.
+            let _ = url.set_scheme("https");
+        }
+        url
+    }
+
+    /// The channel to `url`, connected once and then reused; a connection (or TLS handshake)
+    /// that fails names the worker.
+    async fn channel(&self, url: &Url) -> DfResult<tonic::transport::Channel> {
+        if let Some(ch) = self.cache.lock().ok().and_then(|c| c.get(url).cloned()) {
+            return Ok(ch);
+        }
+        let target = self.target(url);
+        let failed = |what: String| {
+            DataFusionError::Execution(format!(
+                "cannot reach the worker {}: {what}",
+                target.as_str().trim_end_matches('/')
+            ))
+        };
+        let mut endpoint = tonic::transport::Endpoint::from_shared(target.to_string())
+            .map_err(|e| failed(e.to_string()))?;
+        if let Some(ca) = &self.ca {
+            let mut tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            if let Some(host) = target.host_str() {
+                tls = tls.domain_name(host.trim_matches(['[', ']']));
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| failed(format!("TLS setup: {e}")))?;
+        }
+        let channel = endpoint.connect().await.map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            let hint = if self.ca.is_some() {
+                " (is it serving TLS with a certificate signed by the --tls-ca CA, for this \
+                 host name?)"
+            } else {
+                ""
+            };
+            failed(format!("{text}{hint}"))
+        })?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(url.clone(), channel.clone());
+        }
+        Ok(channel)
+    }
+}
+
+#[async_trait::async_trait]
+impl ChannelResolver for WorkerChannels {
+    async fn get_worker_client_for_url(
+        &self,
+        url: &Url,
+    ) -> DfResult<Box<dyn datafusion_distributed::WorkerChannel>> {
+        let channel = self.channel(url).await?;
+        let authorization = match &self.token {
+            None => None,
+            Some(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        DataFusionError::Execution(format!(
+                            "the worker token is not a valid header value; {TOKEN_HOW}, \
+                             printable ASCII without spaces"
+                        ))
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
+        let authed = Authorized {
+            inner: channel,
+            authorization,
+            worker: Arc::new(self.target(url).as_str().trim_end_matches('/').to_string()),
+        };
+        Ok(datafusion_distributed::grpc::create_worker_client(
+            datafusion_distributed::grpc::BoxCloneSyncChannel::new(authed),
+        ))
+    }
+}
+
+/// A channel that adds the `authorization` header to every call, and rewrites an
+/// `Unauthenticated` answer's message to name the worker.
+#[derive(Clone)]
+struct Authorized {
+    inner: tonic::transport::Channel,
+    authorization: Option<HeaderValue>,
+    worker: Arc<String>,
+}
+
+/// A gRPC call as HTTP/2.
+type HttpRequest = tonic::codegen::http::Request<tonic::body::Body>;
+/// A gRPC answer as HTTP/2.
+type HttpResponse = tonic::codegen::http::Response<tonic::body::Body>;
+
+impl tonic::codegen::Service<HttpRequest> for Authorized {
+    type Response = HttpResponse;
+    type Error = tonic::transport::Error;
+    type Future = tonic::codegen::BoxFuture<HttpResponse, tonic::transport::Error>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: HttpRequest) -> Self::Future {
+        if let Some(value) = &self.authorization {
+            request
+                .headers_mut()
+                .insert(tonic::codegen::http::header::AUTHORIZATION, value.clone());
+        }
+        let worker = self.worker.clone();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = call.await?;
+            let headers = response.headers_mut();
+            // 16: Unauthenticated, sent by the worker's token check as a headers-only answer.
+            if headers
+                .get("grpc-status")
+                .is_some_and(|s| s.as_bytes() == b"16")
+            {
+                let said = headers
+                    .get("grpc-message")
+                    .and_then(|m| m.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let said = percent_decode(&said);
+                let text = format!("worker {worker} answered Unauthenticated: {said}");
+                if let Ok(value) = HeaderValue::from_str(&percent_encode(&text)) {
+                    headers.insert("grpc-message", value);
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The inverse of [`percent_encode`]; malformed escapes stay as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -70,6 +70,16 @@ struct Args {
         value_name = "IP"
     )]
     bind: std::net::IpAddr,
+    /// The worker's TLS certificate chain (PEM); with --tls-key, the worker serves TLS only.
+    #[arg(long, value_name = "FILE", requires_all = ["worker", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["worker", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+    /// Let a worker listen on a non-loopback address without a worker token: anyone who
+    /// reaches the port can then read every workspace it holds keys for.
+    #[arg(long, requires = "worker")]
+    insecure: bool,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -91,6 +101,13 @@ struct Common {
     /// query run on them.
     #[arg(long, value_name = "URL,...", global = true)]
     workers: Option<String>,
+    /// The file holding the worker token (default: the environment variable
+    /// CIO_WORKER_TOKEN). Workers refuse calls without it; coordinators send it.
+    #[arg(long, value_name = "FILE", global = true)]
+    token_file: Option<PathBuf>,
+    /// With --workers: reach the workers over TLS, trusting only this CA certificate (PEM).
+    #[arg(long, value_name = "FILE", global = true, requires = "workers")]
+    tls_ca: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,7 +189,10 @@ struct Setup {
 }
 
 #[cfg(feature = "distributed")]
-type Workers = Vec<url::Url>;
+type Workers = (
+    Vec<url::Url>,
+    datafusion_customerio::distributed::WorkerChannels,
+);
 #[cfg(not(feature = "distributed"))]
 type Workers = ();
 
@@ -180,7 +200,13 @@ type Workers = ();
 const NOT_DISTRIBUTED: &str = "this cio-sql was built without the `distributed` feature; build \
      it with `cargo build --release --features distributed` to use --worker and --workers";
 
-fn parse_workers(list: &str) -> Result<Workers, CliError> {
+/// The parsed `--workers` list.
+#[cfg(feature = "distributed")]
+type WorkerUrls = Vec<url::Url>;
+#[cfg(not(feature = "distributed"))]
+type WorkerUrls = ();
+
+fn parse_workers(list: &str) -> Result<WorkerUrls, CliError> {
     #[cfg(feature = "distributed")]
     {
         datafusion_customerio::distributed::parse_workers(list)
@@ -190,6 +216,29 @@ fn parse_workers(list: &str) -> Result<Workers, CliError> {
     {
         let _ = list;
         Err(CliError::msg(NOT_DISTRIBUTED))
+    }
+}
+
+/// `--workers`, and the channels that carry the worker token and trust `--tls-ca`.
+fn workers_with_channels(common: &Common, list: &str) -> Result<Workers, CliError> {
+    #[cfg(feature = "distributed")]
+    {
+        use datafusion_customerio::distributed as d;
+        let urls = parse_workers(list)?;
+        let token = d::load_token(common.token_file.as_deref())
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        let ca = common
+            .tls_ca
+            .as_deref()
+            .map(|path| d::read_pem("--tls-ca", path))
+            .transpose()
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        Ok((urls, d::WorkerChannels::new(token, ca)))
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = common;
+        parse_workers(list)
     }
 }
 
@@ -237,7 +286,10 @@ async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
         workspaces.retain(|(n, _)| *n != name);
         workspaces.push((name, key));
     }
-    let workers = common.workers.as_deref().map(parse_workers).transpose()?;
+    let workers = match common.workers.as_deref() {
+        Some(list) => Some(workers_with_channels(common, list)?),
+        None => None,
+    };
     Ok(Setup {
         cio,
         workspaces,
@@ -249,9 +301,11 @@ async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
 fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
     #[cfg(feature = "distributed")]
     let ctx = match &setup.workers {
-        Some(workers) => {
-            datafusion_customerio::cli::new_distributed_session(&setup.cio, workers.clone())
-        }
+        Some((urls, channels)) => datafusion_customerio::cli::new_distributed_session_with(
+            &setup.cio,
+            urls.clone(),
+            channels.clone(),
+        ),
         None => new_session(&setup.cio),
     };
     #[cfg(not(feature = "distributed"))]
@@ -333,7 +387,44 @@ async fn run(args: Args) -> ExitCode {
 async fn run_worker(args: &Args) -> Result<(), CliError> {
     #[cfg(feature = "distributed")]
     {
+        use datafusion_customerio::distributed as d;
         let setup = setup(&args.common, true).await?;
+        let token = d::load_token(args.common.token_file.as_deref())
+            .map_err(|e| CliError::msg(format!("--worker: {e}")))?;
+        if !args.bind.is_loopback() {
+            if token.is_none() && !args.insecure {
+                return Err(CliError::msg(format!(
+                    "--worker: refusing to listen on {} without a worker token: anyone who \
+                     reaches the port could read every workspace this worker holds keys for. \
+                     Set the environment variable {} or --token-file FILE (and give the \
+                     coordinator the same token), or pass --insecure to listen without one",
+                    args.bind,
+                    d::TOKEN_ENV
+                )));
+            }
+            if token.is_none() {
+                eprintln!(
+                    "warning: --insecure: this worker listens on {} without a worker token; \
+                     anyone who reaches the port can read every workspace it holds keys for",
+                    args.bind
+                );
+            } else if args.tls_cert.is_none() {
+                eprintln!(
+                    "warning: this worker listens on {} without TLS: the worker token and \
+                     the rows cross the network in clear text; add --tls-cert and --tls-key",
+                    args.bind
+                );
+            }
+        }
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some((
+                d::read_pem("--tls-cert", cert).map_err(|e| CliError::msg(e.to_string()))?,
+                d::read_pem("--tls-key", key).map_err(|e| CliError::msg(e.to_string()))?,
+            )),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let security = d::WorkerSecurity { token, tls };
         let addr = std::net::SocketAddr::new(args.bind, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -342,7 +433,7 @@ async fn run_worker(args: &Args) -> Result<(), CliError> {
             .local_addr()
             .map_err(|e| CliError::msg(format!("--worker: {e}")))?;
         datafusion_customerio::client::set_instance_label(format!("worker {addr}"));
-        println!("cio-sql worker listening on http://{addr}");
+        println!("cio-sql worker listening on {scheme}://{addr}");
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let stop = async {
@@ -366,7 +457,7 @@ async fn run_worker(args: &Args) -> Result<(), CliError> {
                 let _ = tokio::signal::ctrl_c().await;
             }
         };
-        datafusion_customerio::distributed::serve_worker(setup.cio, listener, stop)
+        datafusion_customerio::distributed::serve_worker(setup.cio, listener, security, stop)
             .await
             .map_err(|e| CliError::msg(e.to_string()))
     }

@@ -111,6 +111,19 @@ pub fn new_distributed_session(cio: &CustomerIo, workers: Vec<url::Url>) -> Sess
     prepare(cio, SessionContext::new_with_state(state))
 }
 
+/// [`new_distributed_session`] whose calls to the workers go through `channels` (the worker
+/// token, TLS).
+#[cfg(feature = "distributed")]
+pub fn new_distributed_session_with(
+    cio: &CustomerIo,
+    workers: Vec<url::Url>,
+    channels: crate::distributed::WorkerChannels,
+) -> SessionContext {
+    let config = session_config();
+    let state = crate::distributed::coordinator_state_with(cio, workers, config, channels);
+    prepare(cio, SessionContext::new_with_state(state))
+}
+
 fn prepare(cio: &CustomerIo, ctx: SessionContext) -> SessionContext {
     cio.register(&ctx);
     let local = object_store::local::LocalFileSystem::new().with_automatic_cleanup(true);

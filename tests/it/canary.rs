@@ -1,8 +1,10 @@
 //! A canary key through the whole product: the `cio-sql` binary at trace level (`CIO_LOG=trace`)
 //! running every report, the EXPLAIN forms, errors from a wrong key and from an answer that
 //! echoes the request headers, the shell with its history file, and `cio-sql schedule --once`
-//! writing Parquet, a manifest and (when killed) its lease. The key is unique to this run and
-//! must appear in no stdout, stderr, log line, output file or history entry.
+//! writing Parquet, a manifest and (when killed) its lease; with the `distributed` feature, two
+//! workers and their coordinators holding a canary worker token. The key and the token are
+//! unique to this run and must appear in no stdout, stderr, log line, output file or history
+//! entry.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -295,6 +297,15 @@ async fn a_canary_key_never_leaves_the_binary() {
     let (_, stderr) = texts(&seen.last().unwrap().out);
     assert!(stderr.contains("is already committed"), "{stderr}");
 
+    // Distributed: two workers holding a canary worker token, a coordinator with it (EXPLAIN,
+    // EXPLAIN ANALYZE, a query) and one with a wrong token; the token must show nowhere either.
+    #[cfg(feature = "distributed")]
+    let token = {
+        let token = canary();
+        seen.extend(distributed_runs(&dir, &streams, &creds, &token).await);
+        token
+    };
+
     // Every file the runs wrote: Parquet, the manifest, the history, the scripts.
     let written = files(&dir);
     let kinds = |ext: &str| {
@@ -311,29 +322,19 @@ async fn a_canary_key_never_leaves_the_binary() {
             .map(|(p, b)| (p.display().to_string(), b)),
     );
 
-    let needle = key.as_bytes();
-    let mut stream_bytes = 0usize;
-    for s in &seen {
-        stream_bytes += s.out.stdout.len() + s.out.stderr.len();
-        assert!(
-            !contains(&s.out.stdout, needle),
-            "{}: stdout shows the key",
-            s.what
-        );
-        if let Some(at) = s.out.stderr.windows(needle.len()).position(|w| w == needle) {
-            let text = String::from_utf8_lossy(&s.out.stderr);
-            let line = text[..at].rsplit('\n').next().unwrap_or_default();
-            panic!(
-                "{}: stderr shows the key, in the line starting {line:?}",
-                s.what
-            );
-        }
-    }
-    for (what, bytes) in &checked {
-        assert!(!contains(bytes, needle), "{what} holds the key");
+    #[cfg(feature = "distributed")]
+    let needles = [key.as_bytes(), token.as_bytes()];
+    #[cfg(not(feature = "distributed"))]
+    let needles = [key.as_bytes()];
+    for needle in needles {
+        assert_absent(&seen, &checked, needle);
     }
     // The canary is where it was put, so a search that finds nothing means something.
-    assert!(contains(&std::fs::read(&creds).unwrap(), needle));
+    assert!(contains(&std::fs::read(&creds).unwrap(), key.as_bytes()));
+    let stream_bytes: usize = seen
+        .iter()
+        .map(|s| s.out.stdout.len() + s.out.stderr.len())
+        .sum();
     println!(
         "canary through the binary: {} runs, {} bytes of stdout/stderr (trace level), {} files \
          ({left} left by the killed run), 0 occurrences",
@@ -341,4 +342,117 @@ async fn a_canary_key_never_leaves_the_binary() {
         stream_bytes,
         checked.len()
     );
+}
+
+/// Fails if any output in `seen` or any file in `checked` holds `needle`.
+fn assert_absent(seen: &[Seen], checked: &[(String, Vec<u8>)], needle: &[u8]) {
+    for s in seen {
+        assert!(
+            !contains(&s.out.stdout, needle),
+            "{}: stdout shows a secret",
+            s.what
+        );
+        if let Some(at) = s.out.stderr.windows(needle.len()).position(|w| w == needle) {
+            let text = String::from_utf8_lossy(&s.out.stderr);
+            let line = text[..at].rsplit('\n').next().unwrap_or_default();
+            panic!(
+                "{}: stderr shows a secret, in the line starting {line:?}",
+                s.what
+            );
+        }
+    }
+    for (what, bytes) in checked {
+        assert!(!contains(bytes, needle), "{what} holds a secret");
+    }
+}
+
+/// The distributed runs of the canary test: two `cio-sql --worker` processes holding `token`
+/// (trace level), a coordinator with the token and one with a wrong token. Returns what every
+/// process showed, the workers' logs included.
+#[cfg(feature = "distributed")]
+async fn distributed_runs(dir: &Path, streams: &Path, creds: &Path, token: &str) -> Vec<Seen> {
+    use std::io::{BufRead, BufReader};
+    let mut workers = Vec::new();
+    for n in 0..2 {
+        let log = streams.join(format!("worker{n}.err"));
+        let mut child = cio_sql(dir)
+            .args(["--worker", "--port", "0", "--credentials"])
+            .arg(creds)
+            .env("CIO_LOG", "trace")
+            .env("CIO_WORKER_TOKEN", token)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("cio-sql worker listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        workers.push((child, url, log));
+    }
+    let urls: Vec<&str> = workers.iter().map(|(_, u, _)| u.as_str()).collect();
+    let coordinator = |token: &str| {
+        let mut c = cio_sql(dir);
+        c.arg("--credentials")
+            .arg(creds)
+            .args(["--workers", &urls.join(","), "--format", "ndjson"])
+            .env("CIO_LOG", "trace")
+            .env("CIO_WORKER_TOKEN", token);
+        for q in [
+            "EXPLAIN SELECT * FROM acme.campaigns UNION ALL SELECT * FROM acme.campaigns",
+            "EXPLAIN ANALYZE SELECT * FROM acme.segments UNION ALL SELECT * FROM acme.segments",
+            "SELECT count(*) AS n FROM (SELECT id FROM acme.customers UNION ALL \
+             SELECT id FROM acme.segments)",
+        ] {
+            c.args(["-c", q]);
+        }
+        c
+    };
+    let mut seen = Vec::new();
+    let s = run(
+        "--workers with the token",
+        streams,
+        coordinator(token),
+        None,
+    )
+    .await;
+    let (stdout, stderr) = texts(&s.out);
+    assert!(s.out.status.success(), "{stderr}");
+    assert!(stdout.contains("DistributedExec"), "{stdout}");
+    seen.push(s);
+    let wrong = format!("{token}0");
+    let s = run(
+        "--workers with a wrong token",
+        streams,
+        coordinator(&wrong),
+        None,
+    )
+    .await;
+    let (_, stderr) = texts(&s.out);
+    assert!(!s.out.status.success());
+    assert!(stderr.contains("Unauthenticated"), "{stderr}");
+    seen.push(s);
+    for (mut child, url, log) in workers {
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let stderr = std::fs::read(&log).unwrap();
+        assert!(
+            String::from_utf8_lossy(&stderr).contains("refused a call"),
+            "the worker {url} did not log the refusal"
+        );
+        seen.push(Seen {
+            what: format!("the worker {url}"),
+            out: Output {
+                status,
+                stdout: Vec::new(),
+                stderr,
+            },
+        });
+    }
+    seen
 }

@@ -11,13 +11,14 @@ use std::time::Duration;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::{ExecutionPlan, displayable};
 use datafusion::prelude::SessionContext;
-use datafusion_customerio::cli::new_distributed_session;
-use datafusion_customerio::distributed::{CustomerIoCodec, parse_workers};
+use datafusion_customerio::cli::{new_distributed_session, new_distributed_session_with};
+use datafusion_customerio::credentials::Secret;
+use datafusion_customerio::distributed::{CustomerIoCodec, WorkerChannels, parse_workers};
 use datafusion_customerio::provider::scan::CustomerIoScanExec;
 use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, WorkspaceSpec};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
-use crate::cli_support::{cio_sql, credentials_file, scratch};
+use crate::cli_support::{cio_sql, credentials_file, scratch, texts, wait_output};
 use crate::common::*;
 
 /// A `cio-sql --worker` process, killed on drop.
@@ -36,10 +37,27 @@ impl Drop for WorkerProcess {
 
 /// Starts a worker on a free port reading `credentials`; its address comes from its first line.
 fn start_worker(dir: &std::path::Path, credentials: &std::path::Path) -> WorkerProcess {
-    let mut child = cio_sql(dir)
+    start_worker_with(dir, credentials, &[], None)
+}
+
+/// [`start_worker`] with more arguments, and `CIO_WORKER_TOKEN` set to `token` (or unset).
+fn start_worker_with(
+    dir: &std::path::Path,
+    credentials: &std::path::Path,
+    extra: &[&str],
+    token: Option<&str>,
+) -> WorkerProcess {
+    let mut command = cio_sql(dir);
+    command
         .args(["--worker", "--port", "0", "--credentials"])
         .arg(credentials)
-        .env("CIO_LOG", "trace")
+        .args(extra)
+        .env("CIO_LOG", "trace");
+    match token {
+        Some(token) => command.env("CIO_WORKER_TOKEN", token),
+        None => command.env_remove("CIO_WORKER_TOKEN"),
+    };
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -559,4 +577,387 @@ fn worker_addresses_are_checked() {
         let err = parse_workers(bad).unwrap_err().to_string();
         assert!(err.contains("workers"), "{bad:?}: {err}");
     }
+}
+
+/// The query of the token and TLS tests: one workspace's customers and another's segments.
+fn people_and_segments(specs: &[WorkspaceSpec]) -> String {
+    format!(
+        "SELECT 'c' AS kind, CAST(id AS VARCHAR) AS item FROM t_{0}_customers \
+         UNION ALL SELECT 's', CAST(id AS VARCHAR) FROM t_{1}_segments",
+        specs[0].name, specs[1].name
+    )
+}
+
+/// Creates the tables of [`people_and_segments`] on `ctx`.
+async fn create_people_and_segments(ctx: &SessionContext, specs: &[WorkspaceSpec]) {
+    for (ws, report) in [(&specs[0], "customers"), (&specs[1], "segments")] {
+        run(
+            ctx,
+            &format!(
+                "CREATE EXTERNAL TABLE t_{0}_{report} STORED AS CUSTOMERIO LOCATION '{report}' \
+                 OPTIONS (key '{0}')",
+                ws.name
+            ),
+        )
+        .await;
+    }
+}
+
+/// Every `/v1` request the simulator has counted.
+fn sim_requests(env: &Env) -> u64 {
+    env.sim.stats().requests.values().sum()
+}
+
+/// Runs `sql` on `ctx` and returns its error (the query must fail).
+async fn refused(ctx: &SessionContext, sql: &str) -> String {
+    let result = match ctx.sql(sql).await {
+        Ok(df) => df.collect().await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(rows) => panic!("{sql} answered {} rows", row_count(&rows)),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A coordinator session whose calls to `urls` go through `channels`.
+fn coordinator_with(env: &Env, urls: &[String], channels: WorkerChannels) -> SessionContext {
+    let workers = parse_workers(&urls.join(",")).unwrap();
+    new_distributed_session_with(&env.cio, workers, channels)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_refuse_calls_without_the_right_token() {
+    let specs: Vec<WorkspaceSpec> = four_workspaces("dist_token").into_iter().take(2).collect();
+    let env = Env::start(fast_config(specs.clone())).await;
+    let dir = scratch("distributed-token");
+    let entries: Vec<(&str, &WorkspaceSpec)> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
+    let credentials = credentials_file(&dir, &env, &entries);
+    let token = "w0rker-t0ken-3f9a1c2e7b";
+    let token_file = dir.join("worker.token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    // One worker reads the token from the environment, the other from --token-file.
+    let token_arg = token_file.to_str().unwrap();
+    let workers = [
+        start_worker_with(&dir, &credentials, &[], Some(token)),
+        start_worker_with(&dir, &credentials, &["--token-file", token_arg], None),
+    ];
+    let urls: Vec<String> = workers.iter().map(|w| w.url.clone()).collect();
+    let sql = people_and_segments(&specs);
+
+    // No token, then a wrong one: refused before any plan is read, so no Customer.io request.
+    for (what, channels) in [
+        ("no token", WorkerChannels::new(None, None)),
+        (
+            "a wrong token",
+            WorkerChannels::new(Some(Secret::new("not-the-worker-token")), None),
+        ),
+    ] {
+        let dist = coordinator_with(&env, &urls, channels);
+        create_people_and_segments(&dist, &specs).await;
+        let before = sim_requests(&env);
+        let error = refused(&dist, &sql).await;
+        assert_eq!(
+            sim_requests(&env),
+            before,
+            "{what}: requests were made: {error}"
+        );
+        assert!(
+            by_worker(&env).is_empty(),
+            "{what}: a worker reached Customer.io"
+        );
+        assert!(error.contains("Unauthenticated"), "{what}: {error}");
+        assert!(
+            urls.iter().any(|u| error.contains(u.as_str())),
+            "{what}: the error does not name the worker: {error}"
+        );
+        assert!(
+            error.contains("CIO_WORKER_TOKEN") && error.contains("--token-file"),
+            "{what}: the error does not say how to set the token: {error}"
+        );
+        assert!(!error.contains(token), "{what}: the error shows the token");
+        println!("{what}: {error}");
+    }
+
+    // The same through `cio-sql --workers`: non-zero exit, the worker and the settings named.
+    let cli = |token: Option<&str>, sql: &str| {
+        let mut command = cio_sql(&dir);
+        command
+            .arg("--credentials")
+            .arg(&credentials)
+            .args(["--workers", &urls.join(","), "--format", "csv", "-q"])
+            .env("CIO_LOG", "trace");
+        match token {
+            Some(t) => command.env("CIO_WORKER_TOKEN", t),
+            None => command.env_remove("CIO_WORKER_TOKEN"),
+        };
+        let out = command.args(["-c", sql]).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let cli_sql = format!(
+        "CREATE EXTERNAL TABLE t_{0}_customers STORED AS CUSTOMERIO LOCATION 'customers' \
+         OPTIONS (key '{0}'); CREATE EXTERNAL TABLE t_{1}_segments STORED AS CUSTOMERIO \
+         LOCATION 'segments' OPTIONS (key '{1}'); SELECT count(*) AS n FROM ({sql})",
+        specs[0].name, specs[1].name
+    );
+    let before = sim_requests(&env);
+    let (ok, _, stderr) = cli(Some("not-the-worker-token"), &cli_sql);
+    assert!(!ok, "a wrong token was let in");
+    assert!(
+        urls.iter().any(|u| stderr.contains(u.as_str()))
+            && stderr.contains("CIO_WORKER_TOKEN")
+            && stderr.contains("--token-file"),
+        "{stderr}"
+    );
+    assert_eq!(sim_requests(&env), before, "{stderr}");
+
+    // The right token: the rows of one process.
+    let dist = coordinator_with(
+        &env,
+        &urls,
+        WorkerChannels::new(Some(Secret::new(token)), None),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    let remote = run(&dist, &sql).await;
+    create_people_and_segments(&env.ctx, &specs).await;
+    let local = run(&env.ctx, &sql).await;
+    assert_eq!(
+        row_count(&local),
+        specs[0].customers as usize + specs[1].segments as usize
+    );
+    assert_eq!(sorted_rows(&remote), sorted_rows(&local));
+    assert!(!by_worker(&env).is_empty(), "the workers ran no scan");
+    let drawn = explain(&dist, &sql).await;
+    assert!(drawn.contains("DistributedExec"), "{drawn}");
+    assert!(!drawn.contains(token), "EXPLAIN shows the token");
+    let channels = WorkerChannels::new(Some(Secret::new(token)), None);
+    assert!(!format!("{channels:?}").contains(token));
+
+    let (ok, stdout, stderr) = cli(Some(token), &cli_sql);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some(row_count(&local).to_string().as_str()),
+        "{stdout}"
+    );
+    assert!(!stderr.contains(token), "the coordinator logged the token");
+    for w in &workers {
+        let log = w.stderr.lock().unwrap();
+        assert!(log.contains("refused a call"), "{log}");
+        assert!(!log.contains(token), "a worker logged the token");
+    }
+}
+
+/// A throwaway CA: (its certificate in PEM, a certificate and key it signed for 127.0.0.1 and
+/// localhost, in PEM).
+fn test_ca(name: &str) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("{name} test CA"));
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &*ca)
+        .unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_serve_tls_to_coordinators_that_trust_their_ca() {
+    let specs: Vec<WorkspaceSpec> = four_workspaces("dist_tls").into_iter().take(2).collect();
+    let env = Env::start(fast_config(specs.clone())).await;
+    let dir = scratch("distributed-tls");
+    let entries: Vec<(&str, &WorkspaceSpec)> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
+    let credentials = credentials_file(&dir, &env, &entries);
+    let (ca, cert, key) = test_ca("worker");
+    let (other_ca, _, _) = test_ca("other");
+    std::fs::write(dir.join("cert.pem"), &cert).unwrap();
+    std::fs::write(dir.join("key.pem"), &key).unwrap();
+    let token = "tls-w0rker-t0ken-81d2";
+    let tls_args = [
+        "--tls-cert",
+        dir.join("cert.pem").to_str().unwrap(),
+        "--tls-key",
+        dir.join("key.pem").to_str().unwrap(),
+    ]
+    .map(str::to_string);
+    let tls_args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
+    let workers = [
+        start_worker_with(&dir, &credentials, &tls_args, Some(token)),
+        start_worker_with(&dir, &credentials, &tls_args, Some(token)),
+    ];
+    let urls: Vec<String> = workers.iter().map(|w| w.url.clone()).collect();
+    for url in &urls {
+        assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    }
+    let sql = people_and_segments(&specs);
+
+    // A coordinator that trusts another CA: refused at the handshake, no request made.
+    let dist = coordinator_with(
+        &env,
+        &urls,
+        WorkerChannels::new(Some(Secret::new(token)), Some(other_ca.into_bytes())),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    let before = sim_requests(&env);
+    let error = refused(&dist, &sql).await;
+    assert_eq!(sim_requests(&env), before, "{error}");
+    assert!(by_worker(&env).is_empty(), "a worker reached Customer.io");
+    assert!(
+        urls.iter().any(|u| error.contains(u.as_str())),
+        "the error does not name the worker: {error}"
+    );
+    assert!(error.contains("--tls-ca"), "{error}");
+    println!("another CA: {error}");
+
+    // The right CA (and the token): the rows of one process.
+    let dist = coordinator_with(
+        &env,
+        &urls,
+        WorkerChannels::new(Some(Secret::new(token)), Some(ca.clone().into_bytes())),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    let remote = run(&dist, &sql).await;
+    create_people_and_segments(&env.ctx, &specs).await;
+    let local = run(&env.ctx, &sql).await;
+    assert!(row_count(&local) > 0);
+    assert_eq!(sorted_rows(&remote), sorted_rows(&local));
+    assert!(!by_worker(&env).is_empty(), "the workers ran no scan");
+
+    // The right CA without the token: refused all the same.
+    let dist = coordinator_with(
+        &env,
+        &urls,
+        WorkerChannels::new(None, Some(ca.clone().into_bytes())),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    let before = sim_requests(&env);
+    let error = refused(&dist, &sql).await;
+    assert!(error.contains("Unauthenticated"), "{error}");
+    assert_eq!(sim_requests(&env), before, "{error}");
+
+    // Through relays that keep every byte: the rows arrive over TLS records only (no HTTP/2
+    // preface in clear), and the token is not in the bytes.
+    let mut relayed = Vec::new();
+    let mut relay_urls = Vec::new();
+    for url in &urls {
+        let (addr, seen) = recording_relay(url.trim_start_matches("https://").to_string());
+        relay_urls.push(format!("https://{addr}"));
+        relayed.push(seen);
+    }
+    let dist = coordinator_with(
+        &env,
+        &relay_urls,
+        WorkerChannels::new(Some(Secret::new(token)), Some(ca.clone().into_bytes())),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    assert_eq!(sorted_rows(&run(&dist, &sql).await), sorted_rows(&local));
+    let bytes: Vec<u8> = relayed
+        .iter()
+        .flat_map(|r| r.lock().unwrap().clone())
+        .collect();
+    assert!(bytes.len() > 1000, "the relays saw {} bytes", bytes.len());
+    for seen in &relayed {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.first(), Some(&0x16), "not a TLS handshake record");
+    }
+    let preface = b"PRI * HTTP/2.0";
+    assert!(
+        !bytes.windows(preface.len()).any(|w| w == preface),
+        "HTTP/2 in clear text"
+    );
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the token crossed the network in clear text over TLS"
+    );
+
+    // A plain-HTTP/2 coordinator gets no answer from a TLS worker.
+    let plain: Vec<String> = urls
+        .iter()
+        .map(|u| u.replace("https://", "http://"))
+        .collect();
+    let dist = coordinator_with(
+        &env,
+        &plain,
+        WorkerChannels::new(Some(Secret::new(token)), None),
+    );
+    create_people_and_segments(&dist, &specs).await;
+    let _ = refused(&dist, &sql).await;
+
+    // `cio-sql --workers ... --tls-ca FILE`: the same answer.
+    std::fs::write(dir.join("ca.pem"), &ca).unwrap();
+    let out = cio_sql(&dir)
+        .arg("--credentials")
+        .arg(&credentials)
+        .args(["--workers", &urls.join(","), "--tls-ca"])
+        .arg(dir.join("ca.pem"))
+        .args(["--format", "csv", "-q", "-c"])
+        .arg(format!(
+            "CREATE EXTERNAL TABLE t_{0}_customers STORED AS CUSTOMERIO LOCATION 'customers' \
+             OPTIONS (key '{0}'); CREATE EXTERNAL TABLE t_{1}_segments STORED AS CUSTOMERIO \
+             LOCATION 'segments' OPTIONS (key '{1}'); SELECT count(*) AS n FROM ({sql})",
+            specs[0].name, specs[1].name
+        ))
+        .env("CIO_WORKER_TOKEN", token)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some(row_count(&local).to_string().as_str()),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_worker_on_a_public_address_needs_a_token() {
+    let dir = scratch("distributed-bind");
+    let worker = |extra: &[&str]| {
+        let mut command = cio_sql(&dir);
+        command
+            .args(["--worker", "--bind", "0.0.0.0", "--port", "0"])
+            .args(extra)
+            .env_remove("CIO_WORKER_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let out = wait_output(worker(&[]), Duration::from_secs(30));
+    let (stdout, stderr) = texts(&out);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    for needed in ["0.0.0.0", "CIO_WORKER_TOKEN", "--token-file", "--insecure"] {
+        assert!(stderr.contains(needed), "no {needed}: {stderr}");
+    }
+
+    // --insecure: it starts, and warns. No traffic is sent to it.
+    let mut child = worker(&["--insecure"]);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        line.starts_with("cio-sql worker listening on http://0.0.0.0:"),
+        "{line}{stderr}"
+    );
+    assert!(
+        stderr.contains("warning") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
 }
