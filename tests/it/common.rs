@@ -177,3 +177,23 @@ pub fn i64_column(batches: &[RecordBatch], c: usize) -> Vec<Option<i64>> {
     }
     out
 }
+
+/// `POST base + path` on `env`'s simulator with `ws`'s key and a JSON body; the answer as JSON
+/// (it must be a success).
+pub async fn post(
+    env: &Env,
+    ws: &WorkspaceSpec,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let url = format!("{}{}", env.sim.url_for(ws.region), path);
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&ws.api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{url}: {}", resp.status());
+    resp.json().await.unwrap()
+}

@@ -5,19 +5,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-async fn post(env: &Env, ws: &WorkspaceSpec, path: &str, body: Value) -> Value {
-    let url = format!("{}{}", env.sim.url_for(ws.region), path);
-    let resp = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(&ws.api_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{url}: {}", resp.status());
-    resp.json().await.unwrap()
-}
-
 fn ddl(columns: &str) -> String {
     format!(
         "CREATE EXTERNAL TABLE c {columns} STORED AS CUSTOMERIO LOCATION 'customers' \

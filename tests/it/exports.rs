@@ -317,20 +317,6 @@ async fn export_totals(env: &Env, ws: &WorkspaceSpec) -> BTreeMap<i64, i64> {
         .collect()
 }
 
-/// `POST base + path` with the workspace's key and a JSON body, as JSON.
-async fn post(env: &Env, ws: &WorkspaceSpec, path: &str, body: Value) -> Value {
-    let url = format!("{}{}", env.sim.url_for(ws.region), path);
-    let resp = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(&ws.api_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{url}: {}", resp.status());
-    resp.json().await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_link_is_renewed_once_and_cut_downloads_resume_exactly() {
     let ws = WorkspaceSpec {
