@@ -197,3 +197,12 @@ pub async fn post(
     assert!(resp.status().is_success(), "{url}: {}", resp.status());
     resp.json().await.unwrap()
 }
+
+/// Answers the next `operation` request of `env`'s simulator with `body` (status 200).
+pub fn script(env: &Env, operation: &str, body: &serde_json::Value) {
+    env.sim.push_script(
+        datafusion_customerio::simulator::ScriptedResponse::new(200)
+            .for_operation(operation)
+            .with_body(body.to_string()),
+    );
+}

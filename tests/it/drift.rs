@@ -7,19 +7,10 @@ use std::time::Duration;
 
 use datafusion::arrow::array::{Array, AsArray, MapArray, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion_customerio::simulator::{ExportConfig, Region, ScriptedResponse, SimConfig};
+use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig};
 use serde_json::{Value, json};
 
 use crate::common::*;
-
-/// Answers the next `operation` request with `body` (status 200).
-fn script(env: &Env, operation: &str, body: &Value) {
-    env.sim.push_script(
-        ScriptedResponse::new(200)
-            .for_operation(operation)
-            .with_body(body.to_string()),
-    );
-}
 
 /// Adds fields the spec does not have to `v` (an object) and to every object below it.
 fn add_new_fields(v: &mut Value) {

@@ -5,7 +5,7 @@
 //! connector.
 
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion_customerio::simulator::{Region, ScriptedResponse};
+use datafusion_customerio::simulator::Region;
 use serde_json::{Map, Value, json};
 
 use crate::common::*;
@@ -24,15 +24,6 @@ fn record(stream: &str) -> Map<String, Value> {
         .find(|r| r["stream"] == stream)
         .and_then(|r| r["data"].as_object().cloned())
         .unwrap_or_else(|| panic!("no {stream} record in the fixtures"))
-}
-
-/// Answers the next `operation` request with `body` (status 200).
-fn script(env: &Env, operation: &str, body: &Value) {
-    env.sim.push_script(
-        ScriptedResponse::new(200)
-            .for_operation(operation)
-            .with_body(body.to_string()),
-    );
 }
 
 /// The rows as JSON objects (NULLs left out, lists as arrays), as arrow writes them.
