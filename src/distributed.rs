@@ -368,11 +368,20 @@ pub fn coordinator_state_with(
         .build()
 }
 
-/// A worker that runs Customer.io scans with `cio`'s credentials.
-pub fn worker(cio: CustomerIo) -> Worker {
+/// A worker that runs Customer.io scans with `cio`'s credentials. A stage it reads from another
+/// worker is reached through `peers` (the worker token, and TLS with a CA), like the
+/// coordinator's calls.
+pub fn worker(cio: CustomerIo, peers: WorkerChannels) -> Worker {
     Worker::from_session_builder(move |ctx: WorkerQueryContext| {
         let codec = CustomerIoCodec::new(cio.clone());
-        async move { Ok(ctx.builder.with_distributed_user_codec(codec).build()) }
+        let peers = peers.clone();
+        async move {
+            Ok(ctx
+                .builder
+                .with_distributed_user_codec(codec)
+                .with_distributed_channel_resolver(peers)
+                .build())
+        }
     })
 }
 
@@ -440,6 +449,9 @@ pub struct WorkerSecurity {
     /// The certificate chain and private key (PEM) to serve TLS with; `None` serves plain
     /// HTTP/2.
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// The CA (PEM) of the other workers, which this one calls when a query has a stage
+    /// boundary between workers (with the same token); `None`: plain HTTP/2.
+    pub peer_ca: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for WorkerSecurity {
@@ -447,6 +459,7 @@ impl std::fmt::Debug for WorkerSecurity {
         f.debug_struct("WorkerSecurity")
             .field("token", &self.token)
             .field("tls", &self.tls.is_some())
+            .field("peer_ca", &self.peer_ca.is_some())
             .finish()
     }
 }
@@ -517,7 +530,11 @@ pub async fn serve_worker(
             .map(|t| Arc::new(t.expose().as_bytes().to_vec())),
     };
     let service = tonic::service::interceptor::InterceptedService::new(
-        worker(cio).into_worker_server(),
+        worker(
+            cio,
+            WorkerChannels::new(security.token.clone(), security.peer_ca.clone()),
+        )
+        .into_worker_server(),
         check,
     );
     server

@@ -105,8 +105,10 @@ struct Common {
     /// CIO_WORKER_TOKEN). Workers refuse calls without it; coordinators send it.
     #[arg(long, value_name = "FILE", global = true)]
     token_file: Option<PathBuf>,
-    /// With --workers: reach the workers over TLS, trusting only this CA certificate (PEM).
-    #[arg(long, value_name = "FILE", global = true, requires = "workers")]
+    /// Reach the workers over TLS, trusting only this CA certificate (PEM): with --workers, the
+    /// coordinator's calls; with --worker, a worker's calls to the others (a query with a stage
+    /// boundary between workers).
+    #[arg(long, value_name = "FILE", global = true)]
     tls_ca: Option<PathBuf>,
 }
 
@@ -319,6 +321,12 @@ fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
 }
 
 async fn run(args: Args) -> ExitCode {
+    if args.common.tls_ca.is_some() && !args.worker && args.common.workers.is_none() {
+        return fail(&CliError::msg(
+            "--tls-ca is the CA of the workers: give it with --workers (the coordinator) or \
+             --worker (a worker calling the others)",
+        ));
+    }
     match &args.command {
         Some(Command::Schedule(s)) => return run_schedule(&args, s).await,
         None => {}
@@ -424,7 +432,18 @@ async fn run_worker(args: &Args) -> Result<(), CliError> {
             _ => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let security = d::WorkerSecurity { token, tls };
+        let peer_ca = args
+            .common
+            .tls_ca
+            .as_deref()
+            .map(|path| d::read_pem("--tls-ca", path))
+            .transpose()
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        let security = d::WorkerSecurity {
+            token,
+            tls,
+            peer_ca,
+        };
         let addr = std::net::SocketAddr::new(args.bind, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -730,7 +730,21 @@ async fn workers_refuse_calls_without_the_right_token() {
         specs[0].customers as usize + specs[1].segments as usize
     );
     assert_eq!(sorted_rows(&remote), sorted_rows(&local));
-    assert!(!by_worker(&env).is_empty(), "the workers ran no scan");
+    assert_eq!(
+        by_worker(&env).len(),
+        2,
+        "both workers (token from the environment and from --token-file) ran a scan: {:?}",
+        by_worker(&env)
+    );
+    // A grouped query: its later stage runs on the workers and reads the scans' stage from the
+    // other workers, so the workers' own calls carry the token too.
+    let grouped = format!("SELECT item, count(*) AS n FROM ({sql}) GROUP BY item ORDER BY item");
+    let drawn = explain(&dist, &grouped).await;
+    assert!(drawn.contains("Stage 2"), "{drawn}");
+    assert_eq!(
+        sorted_rows(&run(&dist, &grouped).await),
+        sorted_rows(&run(&env.ctx, &grouped).await)
+    );
     let drawn = explain(&dist, &sql).await;
     assert!(drawn.contains("DistributedExec"), "{drawn}");
     assert!(!drawn.contains(token), "EXPLAIN shows the token");
@@ -781,12 +795,16 @@ async fn workers_serve_tls_to_coordinators_that_trust_their_ca() {
     let (other_ca, _, _) = test_ca("other");
     std::fs::write(dir.join("cert.pem"), &cert).unwrap();
     std::fs::write(dir.join("key.pem"), &key).unwrap();
+    std::fs::write(dir.join("ca.pem"), &ca).unwrap();
     let token = "tls-w0rker-t0ken-81d2";
+    // `--tls-ca`: the workers reach each other over TLS too (a stage read from another worker).
     let tls_args = [
         "--tls-cert",
         dir.join("cert.pem").to_str().unwrap(),
         "--tls-key",
         dir.join("key.pem").to_str().unwrap(),
+        "--tls-ca",
+        dir.join("ca.pem").to_str().unwrap(),
     ]
     .map(str::to_string);
     let tls_args: Vec<&str> = tls_args.iter().map(String::as_str).collect();
@@ -831,6 +849,12 @@ async fn workers_serve_tls_to_coordinators_that_trust_their_ca() {
     assert!(row_count(&local) > 0);
     assert_eq!(sorted_rows(&remote), sorted_rows(&local));
     assert!(!by_worker(&env).is_empty(), "the workers ran no scan");
+    // A grouped query: a stage on the workers reads another stage from the workers, over TLS.
+    let grouped = format!("SELECT item, count(*) AS n FROM ({sql}) GROUP BY item ORDER BY item");
+    assert_eq!(
+        sorted_rows(&run(&dist, &grouped).await),
+        sorted_rows(&run(&env.ctx, &grouped).await)
+    );
 
     // The right CA without the token: refused all the same.
     let dist = coordinator_with(
