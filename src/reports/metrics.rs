@@ -230,6 +230,8 @@ struct Shared {
     schema: SchemaRef,
     request: ReadRequest,
     buckets: Buckets,
+    /// Whether the scan has warned that the server's clock is far from this machine's (once).
+    clock_warned: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -248,6 +250,7 @@ impl Shared {
             schema: schema(kind),
             request,
             buckets: Buckets::default(),
+            clock_warned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -582,8 +585,9 @@ const EARLIEST_SERVER_DATE: i64 = 1_325_376_000; // 2012-01-01T00:00:00Z
 
 /// The server's time of a version-1 answer, its `Date` (`None`: the answer had none readable).
 /// A `Date` more than [`SERVER_CLOCK_TOLERANCE`] from this machine's clock, between `before`
-/// (when the query started) and now, is used and logged as a warning naming both times (one of
-/// the two clocks is wrong; the buckets are the server's); a `Date` before 2012 is an error.
+/// (when the query started) and now, is used and logged as a warning naming both times, once a
+/// scan (one of the two clocks is wrong; the buckets are the server's); a `Date` before 2012 is
+/// an error.
 fn server_now(
     shared: &Shared,
     date: Option<DateTime<Utc>>,
@@ -605,7 +609,13 @@ fn server_now(
         });
     }
     let after = shared.request.clock.now().max(before);
-    if date < before - SERVER_CLOCK_TOLERANCE || date > after + SERVER_CLOCK_TOLERANCE {
+    let far = date < before - SERVER_CLOCK_TOLERANCE || date > after + SERVER_CLOCK_TOLERANCE;
+    // One warning a scan: every item's answer would say the same.
+    if far
+        && !shared
+            .clock_warned
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
         tracing::warn!(
             endpoint = %format!("GET {path}"),
             server = %secs(date),
@@ -721,8 +731,8 @@ fn series_starts(
                 )));
             }
             // `steps + 1` buckets were asked for; one more when Customer.io also returns the
-            // bucket that contains `end`.
-            if n > steps as usize + 2 {
+            // bucket that contains `end`. Fewer would leave buckets without rows.
+            if n < steps as usize + 1 || n > steps as usize + 2 {
                 return Err(malformed(format!(
                     "at metric.series: {n} buckets, but the window asked for holds {} \
                      ({period}, steps {steps})",

@@ -450,7 +450,7 @@ async fn a_server_date_hours_away_labels_and_one_before_2012_fails() {
 
 /// A campaign metrics answer that is not the version-2 answer asked for fails naming the field:
 /// no `start` (a version-1 answer would end at the server's now, 45 days long), a `res` other
-/// than the one asked for, more buckets than the window holds.
+/// than the one asked for, more buckets than the window holds, or fewer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_answer_that_is_not_the_version_2_window_fails() {
     let t = "2026-11-27T12:00:00Z";
@@ -468,6 +468,11 @@ async fn a_campaign_answer_that_is_not_the_version_2_window_fails() {
             json!({"start": "2026-11-25 05:00:00 +0000 UTC", "res": "days",
                    "metric": {"series": {"sent": vec![0; 46]}}}),
             "46 buckets",
+        ),
+        (
+            json!({"start": "2026-11-25 05:00:00 +0000 UTC", "res": "days",
+                   "metric": {"series": {"sent": [1, 2]}}}),
+            "2 buckets",
         ),
     ];
     for (body, needle) in cases {
