@@ -701,60 +701,18 @@ impl tonic::codegen::Service<HttpRequest> for Authorized {
         Box::pin(async move {
             let mut response = call.await?;
             let headers = response.headers_mut();
-            // 16: Unauthenticated, sent by the worker's token check as a headers-only answer.
-            if headers
-                .get("grpc-status")
-                .is_some_and(|s| s.as_bytes() == b"16")
+            // Unauthenticated, sent by the worker's token check as a headers-only answer.
+            if let Some(status) = tonic::Status::from_header_map(headers)
+                && status.code() == tonic::Code::Unauthenticated
             {
-                let said = headers
-                    .get("grpc-message")
-                    .and_then(|m| m.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let said = percent_decode(&said);
-                let text = format!("worker {worker} answered Unauthenticated: {said}");
-                if let Ok(value) = HeaderValue::from_str(&percent_encode(&text)) {
-                    headers.insert("grpc-message", value);
-                }
+                let named = tonic::Status::unauthenticated(format!(
+                    "worker {worker} answered Unauthenticated: {}",
+                    status.message()
+                ));
+                // Only a message that cannot be a header value fails; the worker's stays then.
+                let _ = named.add_header(headers);
             }
             Ok(response)
         })
     }
-}
-
-/// `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if (0x20..0x7f).contains(&b) && b != b'%' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The inverse of [`percent_encode`]; malformed escapes stay as they are.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
