@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use cio_sql as cli;
+use customerio_sim::{ExportConfig, SimConfig, Simulator, WorkspaceSpec};
 use datafusion::arrow::array::{Array, ListArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::json::ReaderBuilder as JsonReaderBuilder;
@@ -30,14 +32,13 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion_customerio::cli;
+use datafusion_customerio::api::{LINK_METRICS, SERIES_METRICS};
 use datafusion_customerio::options::MetricOptions;
 use datafusion_customerio::reports::customers::{CustomersReport, local::people_batch};
 use datafusion_customerio::reports::exports::{ExportFileReader, ExportKind};
 use datafusion_customerio::reports::metrics::{
-    LINK_METRICS, MetricKind, SERIES_METRICS, links_query, local::ItemDecoder, metrics_query,
+    MetricKind, links_query, local::ItemDecoder, metrics_query,
 };
-use datafusion_customerio::simulator::{ExportConfig, SimConfig, Simulator, WorkspaceSpec};
 
 #[allow(dead_code)] // each bench uses some of the helpers
 mod support;

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use customerio_sim::{ExportConfig, Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion::prelude::SessionContext;
-use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
 #[allow(dead_code)] // each bench uses some of the helpers

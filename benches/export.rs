@@ -10,7 +10,8 @@
 use std::process::{Child, Command};
 use std::time::Instant;
 
-use datafusion_customerio::{Credential, Credentials, CustomerIo, cli};
+use cio_sql as cli;
+use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
 #[allow(dead_code)] // each bench uses some of the helpers
 mod support;
@@ -18,6 +19,7 @@ mod support;
 const ATTRIBUTES: &str = "plan,country,first_name,last_name,created_at";
 
 fn main() {
+    support::serve_as_simulator_if_asked();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let url = args[i + 1].clone();

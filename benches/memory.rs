@@ -20,6 +20,7 @@ const RATE: &str = "1000";
 const CONCURRENCY: &str = "8";
 
 fn main() {
+    support::serve_as_simulator_if_asked();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let url = args[i + 1].clone();

@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use customerio_sim::{Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion::prelude::SessionContext;
-use datafusion_customerio::simulator::{Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
 #[allow(dead_code)]

@@ -1,4 +1,4 @@
-//! Helpers shared by the benchmarks (`mod support;` in each): the machine line, a `cio-sim`
+//! Helpers shared by the benchmarks (`mod support;` in each): the machine line, a simulator
 //! process, and this process's peak RSS and CPU time from `/proc`.
 
 use std::io::{BufRead, BufReader};
@@ -21,10 +21,32 @@ pub fn machine() -> String {
     format!("{cores} cores, {model}")
 }
 
-/// Starts `cio-sim` on a free port with `args` and returns it with its US host URL. The caller
-/// kills it.
+/// Set on a benchmark's own executable started as the simulator ([`start_sim`]).
+const AS_SIM: &str = "CIO_BENCH_AS_SIMULATOR";
+
+/// Called first in a benchmark's `main`: when this process was started by [`start_sim`], it
+/// serves as `cio-sim` (the same code as the binary, `customerio_sim::cli`) and exits.
+#[allow(dead_code)]
+pub fn serve_as_simulator_if_asked() {
+    if std::env::var_os(AS_SIM).is_some() {
+        let args = std::env::args_os().skip(1);
+        let code = customerio_sim::cli::main_from(std::iter::once("cio-sim".into()).chain(args));
+        std::process::exit(if code == std::process::ExitCode::SUCCESS {
+            0
+        } else {
+            1
+        });
+    }
+}
+
+/// Starts the simulator (`cio-sim`'s code, in this benchmark's own executable, so its memory
+/// and CPU are not the benchmark's) on a free port with `args`, and returns it with its US host
+/// URL. The caller kills it. The benchmark's `main` calls [`serve_as_simulator_if_asked`] first.
+#[allow(dead_code)]
 pub fn start_sim(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cio-sim"))
+    let exe = std::env::current_exe().expect("the benchmark's executable");
+    let mut child = Command::new(exe)
+        .env(AS_SIM, "1")
         .args(["--port", "0"])
         .args(args)
         .stdout(Stdio::piped())

@@ -1,4 +1,4 @@
-//! Fuzz target `script`: see `datafusion_customerio::fuzzing::script`.
+//! Fuzz target `script`: see `cio_sql::fuzzing::script`.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| datafusion_customerio::fuzzing::script(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cio_sql::fuzzing::script(data));

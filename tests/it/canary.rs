@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use customerio_sim::{ExportConfig, Region, ScriptedResponse, SimConfig, WorkspaceSpec};
 use datafusion_customerio::Report;
-use datafusion_customerio::simulator::{
-    ExportConfig, Region, ScriptedResponse, SimConfig, WorkspaceSpec,
-};
 
 use crate::cli_support::*;
 use crate::common::*;

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use customerio_sim::{ExportConfig, Region, SimConfig, WorkspaceSpec};
 use datafusion_customerio::Report;
-use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, WorkspaceSpec};
 
 use crate::cli_support::*;
 use crate::common::*;

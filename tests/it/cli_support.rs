@@ -6,10 +6,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use datafusion_customerio::cli::exec::ExecOptions;
-use datafusion_customerio::cli::ingest::{FailPoints, RunEnv};
-use datafusion_customerio::cli::{CliError, PrintOptions, Shell, new_session};
-use datafusion_customerio::simulator::WorkspaceSpec;
+use cio_sql::exec::ExecOptions;
+use cio_sql::ingest::{FailPoints, RunEnv};
+use cio_sql::{CliError, PrintOptions, Shell, new_session};
+use customerio_sim::WorkspaceSpec;
 
 use crate::common::Env;
 

@@ -4,12 +4,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use customerio_sim::{IsolatedSimulator, Region, SimConfig, Simulator, WorkspaceSpec};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use datafusion_customerio::clock::FixedClock;
-use datafusion_customerio::simulator::{
-    IsolatedSimulator, Region, SimConfig, Simulator, WorkspaceSpec,
-};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
 /// 2026-11-26 15:30 UTC, a Thursday.
@@ -77,6 +75,18 @@ pub fn workspace(test: &str, name: &str, region: Region) -> WorkspaceSpec {
 
 /// A simulator, a session with the factory registered, and the credentials `sim_us`/`sim_eu`
 /// (or each workspace's name) pointing at it.
+/// The test's fixed clock seen by the simulator, which has a clock type of its own (it shares no
+/// code with the connector).
+#[derive(Debug)]
+pub struct SimClock(pub Arc<FixedClock>);
+
+impl customerio_sim::clock::Clock for SimClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use datafusion_customerio::clock::Clock as _;
+        self.0.now()
+    }
+}
+
 pub struct Env {
     /// On a thread and runtime of its own, like a real server: arrival times it logs do not
     /// depend on how busy the test's own threads are.
@@ -91,7 +101,7 @@ impl Env {
     pub async fn start(mut config: SimConfig) -> Env {
         trace_to_file();
         let clock = Arc::new(FixedClock::new(fixed_now()));
-        config.clock = clock.clone();
+        config.clock = Arc::new(SimClock(clock.clone()));
         let sim = Simulator::start_isolated(config.clone())
             .await
             .expect("simulator starts");
@@ -201,7 +211,7 @@ pub async fn post(
 /// Answers the next `operation` request of `env`'s simulator with `body` (status 200).
 pub fn script(env: &Env, operation: &str, body: &serde_json::Value) {
     env.sim.push_script(
-        datafusion_customerio::simulator::ScriptedResponse::new(200)
+        customerio_sim::ScriptedResponse::new(200)
             .for_operation(operation)
             .with_body(body.to_string()),
     );

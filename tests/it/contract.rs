@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::simulator::{Reply, get, post, start, test_config};
-use datafusion_customerio::simulator::{ScriptedResponse, SimConfig, WorkspaceSpec};
+use customerio_sim::{ScriptedResponse, SimConfig, WorkspaceSpec};
 
 const SPEC_2026: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -379,7 +379,7 @@ const READS: &[Read] = &[
         op: "campaignMetrics",
         path: "metric/series",
         fields: METRIC_SERIES,
-        reader: "metrics::SERIES_METRICS (one column each)",
+        reader: "api::SERIES_METRICS (one column each)",
     },
     Read {
         op: "campaignMetrics@v2",
@@ -403,7 +403,7 @@ const READS: &[Read] = &[
         op: "getNewsletterMetrics",
         path: "metric/series",
         fields: METRIC_SERIES,
-        reader: "metrics::SERIES_METRICS (one column each)",
+        reader: "api::SERIES_METRICS (one column each)",
     },
     Read {
         op: "campaignLinkMetrics",
@@ -433,7 +433,7 @@ const READS: &[Read] = &[
         op: "campaignLinkMetrics",
         path: "links/[]/metric/series",
         fields: LINK_SERIES,
-        reader: "metrics::LINK_METRICS (the links column)",
+        reader: "api::LINK_METRICS (the links column)",
     },
     Read {
         op: "getNewsletterLinks",
@@ -463,7 +463,7 @@ const READS: &[Read] = &[
         op: "getNewsletterLinks",
         path: "links/[]/metric/series",
         fields: LINK_SERIES,
-        reader: "metrics::LINK_METRICS (the links column)",
+        reader: "api::LINK_METRICS (the links column)",
     },
     Read {
         op: "listSegments",

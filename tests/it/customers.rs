@@ -1,6 +1,6 @@
 //! The customers and segments tables against the simulator.
 
-use datafusion_customerio::simulator::{Region, WorkspaceSpec};
+use customerio_sim::{Region, WorkspaceSpec};
 use serde_json::Value;
 
 use crate::common::*;

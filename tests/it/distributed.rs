@@ -8,14 +8,15 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cio_sql::worker::{WorkerChannels, parse_workers};
+use cio_sql::{new_distributed_session, new_distributed_session_with};
+use customerio_sim::{ExportConfig, Region, SimConfig, WorkspaceSpec};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::{ExecutionPlan, displayable};
 use datafusion::prelude::SessionContext;
-use datafusion_customerio::cli::{new_distributed_session, new_distributed_session_with};
 use datafusion_customerio::credentials::Secret;
-use datafusion_customerio::distributed::{CustomerIoCodec, WorkerChannels, parse_workers};
+use datafusion_customerio::distributed::CustomerIoCodec;
 use datafusion_customerio::provider::scan::CustomerIoScanExec;
-use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, WorkspaceSpec};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 
 use crate::cli_support::{cio_sql, credentials_file, scratch, texts, wait_output};

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use customerio_sim::{ExportConfig, Region, SimConfig};
 use datafusion::arrow::array::{Array, AsArray, MapArray, StringArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -485,7 +485,7 @@ async fn wrong_types_and_missing_ids_are_clear_errors_after_one_request() {
 /// A simulator whose deliveries files have `columns`, and a `deliveries_export` table `d` of
 /// the last 14 days over it.
 async fn deliveries_env(test: &str, campaigns: u32, newsletters: u32, columns: Vec<String>) -> Env {
-    let ws = datafusion_customerio::simulator::WorkspaceSpec {
+    let ws = customerio_sim::WorkspaceSpec {
         campaigns,
         newsletters,
         ..workspace(test, "sim_us", Region::Us)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use datafusion_customerio::simulator::{ExportConfig, Region, SimConfig, WorkspaceSpec};
+use customerio_sim::{ExportConfig, Region, SimConfig, WorkspaceSpec};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -185,7 +185,7 @@ async fn deliveries_without_selector_cover_every_campaign_and_newsletter() {
     );
     // Each campaign's deliveries equal its `created` metric over the same whole days (from the
     // first whole day of the window to the start of today).
-    use datafusion_customerio::period::{EASTERN, Period};
+    use datafusion_customerio::api::period::{EASTERN, Period};
     let now = fixed_now();
     let first = Period::Days.add(
         Period::Days.floor(now - chrono::Duration::days(14), EASTERN),

@@ -1,11 +1,22 @@
 //! The fuzz corpus and crash regressions, replayed by `cargo test`: every file under
 //! `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` goes through the entry point the fuzz
-//! target calls (`datafusion_customerio::fuzzing`), which panics on a broken invariant. The long
+//! target calls (`datafusion_customerio::fuzzing`, `cio_sql::fuzzing` for the script splitter), which panics on a broken invariant. The long
 //! instrumented runs (`cargo fuzz run`) and their figures are in `RELIABILITY.md`.
 
 use std::path::Path;
 
-use datafusion_customerio::fuzzing::TARGETS;
+use datafusion_customerio::fuzzing;
+
+/// A fuzz target's entry point: any bytes, a panic on a broken invariant.
+type Target = fn(&[u8]);
+
+/// Fuzz targets, by name (the file names under `fuzz/fuzz_targets/` and `fuzz/corpus/`).
+const TARGETS: [(&str, Target); 4] = [
+    ("table_options", fuzzing::table_options),
+    ("script", cio_sql::fuzzing::script),
+    ("json_pages", fuzzing::json_pages),
+    ("export_csv", fuzzing::export_csv),
+];
 
 /// The files of `fuzz/<kind>/<target>/`, sorted (none if the folder is missing).
 fn inputs(kind: &str, target: &str) -> Vec<std::path::PathBuf> {
@@ -59,6 +70,6 @@ fn tricky_inputs_hold_the_invariants() {
     // A page decodes to the items its array holds.
     fuzzing::json_pages(br#"{"newsletters":[{"id":1},{"id":2}],"next":null}"#);
     // An unterminated download block and multi-byte characters around offsets.
-    fuzzing::script("download \"Tä\" from { type: \"é".as_bytes());
+    cio_sql::fuzzing::script("download \"Tä\" from { type: \"é".as_bytes());
     fuzzing::table_options(b"\x05start=-9999999999999d\nend=now\nkey=acme");
 }

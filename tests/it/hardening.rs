@@ -7,10 +7,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use datafusion::physical_plan::displayable;
-use datafusion_customerio::simulator::{
+use customerio_sim::{
     ExportConfig, FaultConfig, Region, ScriptKind, ScriptedResponse, SimConfig, WorkspaceSpec,
 };
+use datafusion::physical_plan::displayable;
 use datafusion_customerio::{Report, TableOptions};
 
 use crate::common::*;

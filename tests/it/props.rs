@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use customerio_sim::{Region, ScriptedResponse, WorkspaceSpec};
+use datafusion_customerio::api::period::{EASTERN, Period};
 use datafusion_customerio::client::models::NewsletterPage;
 use datafusion_customerio::client::pagination::{PageRequest, paginate};
 use datafusion_customerio::client::{Client, ClientConfig, RequestStats, RetryPolicy};
 use datafusion_customerio::options::{TimeSpec, check_window};
-use datafusion_customerio::period::{EASTERN, Period};
-use datafusion_customerio::simulator::{Region, ScriptedResponse, WorkspaceSpec};
 use datafusion_customerio::{Error, Report, Secret, TableOptions};
 use futures::StreamExt;
 use proptest::prelude::*;
@@ -370,7 +370,7 @@ fn commit_script(host: &str, key: &str) -> String {
 async fn objects(host: &str) -> std::collections::BTreeMap<String, (u64, Option<String>)> {
     use futures::TryStreamExt;
     use object_store::ObjectStore;
-    datafusion_customerio::cli::stores::memory_store(host)
+    cio_sql::stores::memory_store(host)
         .list(None)
         .map_ok(|m| (m.location.to_string(), (m.size, m.e_tag)))
         .try_collect()
@@ -380,11 +380,7 @@ async fn objects(host: &str) -> std::collections::BTreeMap<String, (u64, Option<
 
 /// A committed date is whole: every listed file exists once with its size and the rows the
 /// manifest says; the outputs' folders for the date hold nothing but the listed files.
-async fn assert_committed(
-    host: &str,
-    m: &datafusion_customerio::cli::ingest::Manifest,
-    rows: &[u64],
-) {
+async fn assert_committed(host: &str, m: &cio_sql::ingest::Manifest, rows: &[u64]) {
     use datafusion::prelude::{ParquetReadOptions, SessionContext};
     let ctx = SessionContext::new();
     let date = m.run_date.format("%Y-%m-%d").to_string();
@@ -395,7 +391,7 @@ async fn assert_committed(
         assert_eq!(o.rows, *want, "{o:?}");
         let mut got = 0u64;
         for f in &o.files {
-            let loc = datafusion_customerio::cli::stores::location(&ctx, &f.url).unwrap();
+            let loc = cio_sql::stores::location(&ctx, &f.url).unwrap();
             let path = loc.path.to_string();
             assert!(listed.insert(path.clone()), "{} listed twice", f.url);
             assert_eq!(all.get(&path).map(|x| x.0), Some(f.bytes), "{}", f.url);
@@ -427,7 +423,7 @@ async fn assert_committed(
 /// holds the date, write nothing.
 #[test]
 fn commit_protocol_under_kills_reruns_and_races() {
-    use datafusion_customerio::cli::ingest::{self, FailPoints, IngestJob, RunError, RunOutcome};
+    use cio_sql::ingest::{self, FailPoints, IngestJob, RunError, RunOutcome};
     use datafusion_customerio::clock::Clock;
 
     use crate::cli_support::{Log, log_text, run_env};

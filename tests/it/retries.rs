@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use datafusion_customerio::simulator::{
-    FaultConfig, Region, ScriptKind, ScriptedResponse, SimConfig, WorkspaceSpec,
-};
+use customerio_sim::{FaultConfig, Region, ScriptKind, ScriptedResponse, SimConfig, WorkspaceSpec};
 
 use crate::common::*;
 

@@ -9,13 +9,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use datafusion_customerio::cli::exec::ExecOptions;
-use datafusion_customerio::cli::ingest::{
+use cio_sql::exec::ExecOptions;
+use cio_sql::ingest::{
     self, FailPoints, IngestJob, MANIFEST, Manifest, RunEnv, RunError, RunOutcome,
 };
-use datafusion_customerio::cli::{CliError, PrintOptions, Shell, new_session};
+use cio_sql::{CliError, PrintOptions, Shell, new_session};
+use customerio_sim::Region;
 use datafusion_customerio::clock::Clock;
-use datafusion_customerio::simulator::Region;
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;

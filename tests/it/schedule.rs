@@ -6,15 +6,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use cio_sql::exec::Interrupt;
+use cio_sql::ingest::{self, FailPoints, IngestJob, MANIFEST, Manifest, RunError, RunOutcome};
+use cio_sql::schedule::{self, FastForward, SchedulerOptions};
+use cio_sql::stores::{self, memory_store};
+use customerio_sim::{Region, WorkspaceSpec};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use datafusion_customerio::cli::exec::Interrupt;
-use datafusion_customerio::cli::ingest::{
-    self, FailPoints, IngestJob, MANIFEST, Manifest, RunError, RunOutcome,
-};
-use datafusion_customerio::cli::schedule::{self, FastForward, SchedulerOptions};
-use datafusion_customerio::cli::stores::{self, memory_store};
 use datafusion_customerio::clock::Clock;
-use datafusion_customerio::simulator::{Region, WorkspaceSpec};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path;

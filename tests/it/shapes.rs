@@ -9,14 +9,14 @@
 
 use std::time::Duration;
 
+use customerio_sim::{
+    ExportCompression, ExportConfig, HeaderCase, LinkIdType, MetricsEnd, MetricsTimeFormat,
+    PeopleShape, Region, ScriptedResponse, ShapeConfig, SimConfig, WorkspaceSpec,
+};
 use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion_customerio::simulator::{
-    ExportCompression, ExportConfig, HeaderCase, LinkIdType, MetricsEnd, MetricsTimeFormat,
-    PeopleShape, Region, ScriptedResponse, ShapeConfig, SimConfig, WorkspaceSpec,
-};
 use serde_json::{Value, json};
 
 use crate::common::*;

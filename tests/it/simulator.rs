@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use datafusion_customerio::clock::FixedClock;
-use datafusion_customerio::period::{EASTERN, Period};
-use datafusion_customerio::simulator::{
+use customerio_sim::clock::FixedClock;
+use customerio_sim::{
     FaultConfig, ScriptKind, ScriptedResponse, SimConfig, Simulator, StepsMode, WorkspaceSpec,
 };
+use datafusion_customerio::api::period::{EASTERN, Period};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -1147,10 +1147,7 @@ async fn start_on_fixed_ports() {
         .unwrap();
     assert_eq!(sim.us_url(), format!("http://127.0.0.1:{port}"));
     assert_eq!(sim.eu_url(), format!("http://127.0.0.1:{port2}"));
-    assert_eq!(
-        sim.url_for(datafusion_customerio::simulator::Region::Eu),
-        sim.eu_url()
-    );
+    assert_eq!(sim.url_for(customerio_sim::Region::Eu), sim.eu_url());
     sim.shutdown().await;
     // After shutdown the port is free again.
     let again = Simulator::start_on(test_config(), port, 0).await.unwrap();
@@ -1178,7 +1175,7 @@ async fn invalid_configs_fail_to_start() {
 /// Asynchronous exports: lifecycle, signed URLs, CSV contents.
 mod exports {
     use super::*;
-    use datafusion_customerio::simulator::{DownloadWhilePending, ExportConfig};
+    use customerio_sim::{DownloadWhilePending, ExportConfig};
 
     fn export_config(clock: Arc<FixedClock>, exports: ExportConfig, customers: u64) -> SimConfig {
         SimConfig {

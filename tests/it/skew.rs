@@ -8,11 +8,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use customerio_sim::{IsolatedSimulator, Region, ScriptedResponse, Simulator, WorkspaceSpec};
 use datafusion::prelude::SessionContext;
 use datafusion_customerio::clock::FixedClock;
-use datafusion_customerio::simulator::{
-    IsolatedSimulator, Region, ScriptedResponse, Simulator, WorkspaceSpec,
-};
 use datafusion_customerio::{Credential, Credentials, CustomerIo};
 use serde_json::{Value, json};
 
@@ -41,7 +39,7 @@ impl Skewed {
     async fn start(test: &str, server: &str, client: &str) -> Skewed {
         let ws = workspace(test, "sim_us", Region::Us);
         let mut config = fast_config(vec![ws.clone()]);
-        config.clock = Arc::new(FixedClock::new(utc(server)));
+        config.clock = Arc::new(customerio_sim::clock::FixedClock::new(utc(server)));
         let sim = Simulator::start_isolated(config)
             .await
             .expect("simulator starts");

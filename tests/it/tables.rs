@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use datafusion_customerio::period::Period;
-use datafusion_customerio::simulator::{Region, SimConfig, WorkspaceSpec};
+use customerio_sim::{Region, SimConfig, WorkspaceSpec};
+use datafusion_customerio::api::period::Period;
 
 use crate::common::*;
 

@@ -4,8 +4,8 @@
 //! equals the record's field. The expected values are read from the record file, never from the
 //! connector.
 
+use customerio_sim::Region;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion_customerio::simulator::Region;
 use serde_json::{Map, Value, json};
 
 use crate::common::*;

@@ -5,9 +5,9 @@
 
 use std::sync::OnceLock;
 
+use customerio_sim::{Region, WorkspaceSpec};
 use datafusion::prelude::SessionContext;
-use datafusion_customerio::period::Period;
-use datafusion_customerio::simulator::{Region, WorkspaceSpec};
+use datafusion_customerio::api::period::Period;
 use datafusion_customerio::{Credentials, CustomerIo, Report};
 use serde_json::Value;
 
@@ -157,6 +157,64 @@ fn metric_vocabulary_equals_the_specs_enums() {
             "{name}"
         );
     }
+}
+
+/// The rest of the library's `api` module against the spec: the series keys of a metrics
+/// answer (`MetricSeries`), the link metrics, the deliveries export's `metric` enum, the
+/// version-2 window's limit and the periods' names.
+#[test]
+fn api_module_equals_the_spec() {
+    use datafusion_customerio::api;
+    let spec = spec();
+    let series: Vec<&str> = spec
+        .pointer("/components/schemas/MetricSeries/properties")
+        .and_then(Value::as_object)
+        .expect("components.schemas.MetricSeries.properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut ours = api::SERIES_METRICS.to_vec();
+    let mut theirs = series.clone();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs, "api::SERIES_METRICS against MetricSeries");
+    for m in api::LINK_METRICS {
+        assert!(series.contains(&m), "link metric {m} is not a series key");
+    }
+    let deliveries = spec
+        .pointer("/paths/~1v1~1exports~1deliveries/post/requestBody/content/application~1json/schema/oneOf")
+        .and_then(Value::as_array)
+        .expect("exportDeliveriesData body oneOf")
+        .iter()
+        .find_map(|s| s.pointer("/properties/metric/enum"))
+        .and_then(Value::as_array)
+        .expect("exportDeliveriesData metric enum")
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        api::DELIVERY_METRICS.map(str::to_string).to_vec(),
+        deliveries,
+        "api::DELIVERY_METRICS against exportDeliveriesData's metric"
+    );
+    let end = parameter("campaignMetrics", "end").expect("end");
+    let text = end["description"].as_str().expect("end description");
+    assert!(
+        text.contains(&format!("Limited to {} years", api::V2_MAX_MONTHS / 12)),
+        "api::V2_MAX_MONTHS is {} months; the spec says: {text}",
+        api::V2_MAX_MONTHS
+    );
+    let mut channels: Vec<String> = enum_of("campaignMetrics", "type");
+    for c in enum_of("getNewsletterMetrics", "type") {
+        if !channels.contains(&c) {
+            channels.push(c);
+        }
+    }
+    assert_eq!(
+        api::METRIC_TYPES.map(str::to_string).to_vec(),
+        channels,
+        "api::METRIC_TYPES is the union of both operations' channels"
+    );
 }
 
 /// `metric_type` is checked against the report's own channels at CREATE: `inbox` on campaigns and

@@ -16,9 +16,9 @@ use rustyline::error::ReadlineError;
 
 use super::errors::{CliError, describe};
 use super::output::{self, Format};
-use super::workspaces::WorkspaceSchema;
 use super::{Shell, script};
-use crate::provider::CustomerIoTable;
+use datafusion_customerio::provider::CustomerIoTable;
+use datafusion_customerio::workspaces::WorkspaceSchema;
 
 const PROMPT: &str = "cio-sql> ";
 const CONTINUE: &str = "cio-sql-> ";
@@ -65,10 +65,10 @@ pub fn history_safe(entry: &str) -> bool {
         .all(|word| {
             // A whole word, then each part between separators, judged like a credential name.
             let parts = word.split(['_', '-', '.']).filter(|p| p.len() >= 20);
-            crate::credentials::check_name(word).is_ok()
+            datafusion_customerio::credentials::check_name(word).is_ok()
                 && parts
                     .into_iter()
-                    .all(|p| crate::credentials::check_name(p).is_ok())
+                    .all(|p| datafusion_customerio::credentials::check_name(p).is_ok())
         })
 }
 

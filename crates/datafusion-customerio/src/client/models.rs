@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::reports::metrics::SERIES_METRICS;
+use crate::api::SERIES_METRICS;
 
 /// `null` or a missing field as an empty list.
 pub fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>

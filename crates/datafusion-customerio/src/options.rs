@@ -7,9 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::credentials::Region;
+use crate::api::period::Period;
+use crate::api::{
+    CAMPAIGN_METRIC_TYPES, DELIVERY_METRICS, MAX_DELIVERIES_WINDOW_MONTHS, NEWSLETTER_METRIC_TYPES,
+    Region, V2_MAX_MONTHS,
+};
 use crate::error::{Error, Result};
-use crate::period::Period;
 
 /// The Customer.io reports this crate exposes as tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -221,31 +224,6 @@ const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &[
     EXPORT_TIMEOUT,
 ];
 
-/// The metrics a deliveries export can filter on.
-pub const DELIVERY_METRICS: [&str; 13] = [
-    "created",
-    "attempted",
-    "sent",
-    "delivered",
-    "opened",
-    "clicked",
-    "converted",
-    "bounced",
-    "spammed",
-    "unsubscribed",
-    "dropped",
-    "failed",
-    "undeliverable",
-];
-
-/// The longest deliveries window Customer.io returns, in calendar months (it silently cuts
-/// longer ones to the last 12 months). See [`check_window`].
-pub const MAX_DELIVERIES_WINDOW_MONTHS: u32 = 12;
-
-/// The longest version-2 campaign metrics window, in months: "`end`: limited to 10 years from
-/// `start`" (2026 spec, `campaignMetrics`).
-pub const V2_MAX_MONTHS: u32 = 120;
-
 /// The furthest back a relative time (`-7d`) may reach: 100 years.
 pub const MAX_RELATIVE_DAYS: i64 = 36_525;
 
@@ -274,39 +252,6 @@ impl FromStr for Report {
             })
     }
 }
-
-/// The channels `metric_type` accepts on `campaigns`: the `type` enum of `campaignMetrics` in
-/// the 2026 spec, in its order.
-pub const CAMPAIGN_METRIC_TYPES: [&str; 8] = [
-    "email",
-    "webhook",
-    "twilio",
-    "whatsapp",
-    "slack",
-    "push",
-    "in_app",
-    "live_notification",
-];
-
-/// The channels `metric_type` accepts on `newsletters`: the `type` enum of
-/// `getNewsletterMetrics` in the 2026 spec, in its order.
-pub const NEWSLETTER_METRIC_TYPES: [&str; 6] =
-    ["email", "webhook", "twilio", "push", "in_app", "inbox"];
-
-/// Every channel either metric report accepts (the union of [`CAMPAIGN_METRIC_TYPES`] and
-/// [`NEWSLETTER_METRIC_TYPES`]). Tables check the list of their own report,
-/// [`Report::metric_types`].
-pub const METRIC_TYPES: [&str; 9] = [
-    "email",
-    "webhook",
-    "twilio",
-    "whatsapp",
-    "slack",
-    "push",
-    "in_app",
-    "live_notification",
-    "inbox",
-];
 
 /// How a table reaches Customer.io.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

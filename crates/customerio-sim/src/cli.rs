@@ -1,4 +1,6 @@
-//! `cio-sim`: a local Customer.io App API for demos, tests and benchmarks.
+//! The `cio-sim` command: a local Customer.io App API for demos, tests and benchmarks. The
+//! binary calls [`main`]; a benchmark that wants the simulator in a process of its own runs it
+//! from its own executable.
 //!
 //! ```text
 //! cio-sim --port 4010                 # US host on 4010, EU host on 4011
@@ -11,13 +13,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-use datafusion_customerio::clock::SystemClock;
-use datafusion_customerio::simulator::{
+use crate::clock::SystemClock;
+use crate::{
     DownloadWhilePending, ExportCompression, ExportConfig, FaultConfig, HeaderCase, LinkIdType,
     MetricsEnd, MetricsTimeFormat, PeopleShape, ShapeConfig, SimConfig, Simulator, StepsMode,
     WorkspaceSpec,
 };
+use clap::Parser;
 
 /// A local Customer.io App API simulator (US and EU hosts) with deterministic data.
 #[derive(Debug, Parser)]
@@ -190,9 +192,31 @@ impl Args {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
+/// Runs `cio-sim` with the process's arguments until Ctrl-C.
+pub fn main() -> ExitCode {
+    main_from(std::env::args_os())
+}
+
+/// Runs `cio-sim` with `args` (the first is the program name) until Ctrl-C.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = Args::parse_from(args);
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run(args)),
+        Err(e) => {
+            eprintln!("cio-sim: cannot start a runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> ExitCode {
     let eu_port = match args.eu_port {
         Some(p) => p,
         None if args.port == 0 => 0,

@@ -46,7 +46,7 @@ use super::stores::{
     self, Location, PutError, copy_object, delete, delete_prefix, ignore_missing, os_error,
     put_json,
 };
-use crate::clock::Clock;
+use datafusion_customerio::clock::Clock;
 
 /// The variables a script may use.
 pub const VARIABLES: [&str; 2] = ["run_date", "run_ts"];

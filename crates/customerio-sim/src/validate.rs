@@ -60,11 +60,12 @@ use serde_json::{Map, Value, json};
 use super::error::json_response;
 
 /// The 2026 excerpt of the vendor contracts (never edited here).
-const EXCERPT_2026: &str = include_str!("../../spec/customerio-api/journeys-app.2026-excerpt.json");
+const EXCERPT_2026: &str =
+    include_str!("../../../spec/customerio-api/journeys-app.2026-excerpt.json");
 /// The 2026 contracts the excerpt lacks, copied from the vendor JSON (names its source).
-const OPS_2026: &str = include_str!("../../spec/journeys-app.2026-ops.json");
+const OPS_2026: &str = include_str!("../../../spec/journeys-app.2026-ops.json");
 /// The 2022 contracts neither 2026 file has, extracted by `spec/extract_2022.py`.
-const OPS_2022: &str = include_str!("../../spec/customer_io_api.2022-ops.json");
+const OPS_2022: &str = include_str!("../../../spec/customer_io_api.2022-ops.json");
 
 /// The phrase in a parameter's description that makes its enum advisory.
 const ADVISORY_ENUM: &str = "Any other value";

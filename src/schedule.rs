@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use super::errors::CliError;
 use super::exec::Interrupt;
 use super::ingest::{self, IngestJob, RunEnv, RunError, RunOutcome};
-use crate::clock::{Clock, FixedClock};
+use datafusion_customerio::clock::{Clock, FixedClock};
 
 /// Once a day at `at` in `tz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

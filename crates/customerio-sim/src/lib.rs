@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use datafusion_customerio::simulator::{SimConfig, Simulator};
+//! use customerio_sim::{SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig::default()).await?;
 //! let url = format!("{}/v1/campaigns", sim.us_url()); // Bearer sim-us-key
 //! # let _ = url;
@@ -68,6 +68,9 @@ mod api_catalog;
 mod api_metrics;
 mod api_people;
 mod calendar;
+pub mod cli;
+/// The simulator's clock.
+pub mod clock;
 mod customers;
 mod data;
 mod error;
@@ -242,8 +245,25 @@ impl WorkspaceSpec {
     }
 }
 
-/// The region of a workspace: the crate's one [`Region`] type.
-pub use crate::credentials::Region;
+/// Customer.io's data regions: a workspace lives in one, and each has its own App API host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    /// `https://api.customer.io`
+    #[default]
+    Us,
+    /// `https://api-eu.customer.io`
+    Eu,
+}
+
+impl std::fmt::Display for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+        })
+    }
+}
 
 /// What a metrics endpoint does with `steps` above the period's maximum or below 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

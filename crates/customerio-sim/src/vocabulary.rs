@@ -16,7 +16,7 @@ use super::calendar::Unit;
 use super::error::{ApiError, ApiResult};
 
 /// The 2026 excerpt of the vendor spec (`spec/customerio-api/`, see its `SOURCE.txt`).
-const SPEC_2026: &str = include_str!("../../spec/customerio-api/journeys-app.2026-excerpt.json");
+const SPEC_2026: &str = include_str!("../../../spec/customerio-api/journeys-app.2026-excerpt.json");
 /// Where [`SPEC_2026`] comes from, for error messages.
 const SPEC_NAME: &str = "spec/customerio-api/journeys-app.2026-excerpt.json";
 
@@ -250,8 +250,8 @@ mod tests {
 
     #[test]
     fn generated_channels_are_accepted_by_their_operation() {
-        use crate::simulator::WorkspaceSpec;
-        use crate::simulator::data::Catalog;
+        use crate::WorkspaceSpec;
+        use crate::data::Catalog;
         let spec = WorkspaceSpec {
             campaigns: 400,
             newsletters: 400,

@@ -337,10 +337,10 @@ pub(crate) fn link_series(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::WorkspaceSpec;
-    use crate::simulator::calendar::EASTERN;
-    use crate::simulator::data::{Catalog, Kind};
-    use crate::simulator::vocabulary::vocabulary;
+    use crate::WorkspaceSpec;
+    use crate::calendar::EASTERN;
+    use crate::data::{Catalog, Kind};
+    use crate::vocabulary::vocabulary;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -110,46 +110,6 @@ pub fn register_workspace(
     let schema = Arc::new(WorkspaceSchema::new(workspace, key, cio.clone()));
     catalog
         .register_schema(workspace, schema)
-        .map_err(|e| format!("workspace {workspace}: {}", super::errors::describe(&e)))?;
+        .map_err(|e| format!("workspace {workspace}: {}", e))?;
     Ok(())
-}
-
-/// Parses `NAME=KEYREF` (or `NAME`, reading with the credential `NAME`).
-pub fn parse_workspace_arg(s: &str) -> Result<(String, String), String> {
-    let (name, key) = match s.split_once('=') {
-        Some((n, k)) => (n.trim(), k.trim()),
-        None => (s.trim(), s.trim()),
-    };
-    if name.is_empty() || key.is_empty() {
-        return Err(format!(
-            "'{}' is not NAME=KEYREF: give a schema name and a credential name, like acme=acme_key",
-            if crate::credentials::check_name(s).is_ok() {
-                s
-            } else {
-                "..."
-            }
-        ));
-    }
-    crate::credentials::check_name(key).map_err(|e| e.to_string())?;
-    Ok((name.to_string(), key.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn workspace_args() {
-        assert_eq!(
-            parse_workspace_arg("acme=acme_key").unwrap(),
-            ("acme".to_string(), "acme_key".to_string())
-        );
-        assert_eq!(
-            parse_workspace_arg("beta").unwrap(),
-            ("beta".to_string(), "beta".to_string())
-        );
-        assert!(parse_workspace_arg("=x").is_err());
-        let err = parse_workspace_arg("acme=0123456789abcdef0123456789abcdef").unwrap_err();
-        assert!(!err.contains("0123456789abcdef"), "{err}");
-    }
 }

@@ -38,8 +38,8 @@ impl From<DataFusionError> for CliError {
     }
 }
 
-impl From<crate::error::Error> for CliError {
-    fn from(e: crate::error::Error) -> Self {
+impl From<datafusion_customerio::error::Error> for CliError {
+    fn from(e: datafusion_customerio::error::Error) -> Self {
         CliError::msg(e.to_string())
     }
 }

@@ -27,6 +27,8 @@ use futures::stream::{self, BoxStream, FuturesUnordered, Stream, StreamExt, TryS
 use reqwest::Method;
 
 use super::{ReadRequest, ReportReader};
+use crate::api::period::{EASTERN, Period};
+use crate::api::{LINK_METRICS, SERIES_METRICS};
 use crate::client::models::{
     Campaign, CampaignEnvelope, CampaignList, LinkMetrics, LinksResponse, MetricsResponse,
     Newsletter, NewsletterEnvelope, NewsletterPage, Series,
@@ -34,40 +36,6 @@ use crate::client::models::{
 use crate::client::pagination::{PageRequest, paginate, prefetch};
 use crate::error::{Error, Result};
 use crate::options::MetricOptions;
-use crate::period::{EASTERN, Period};
-
-/// The series metrics of the 2026 spec, one Int64 column each, in the spec's order.
-pub const SERIES_METRICS: [&str; 26] = [
-    "attempted",
-    "bounced",
-    "clicked",
-    "converted",
-    "created",
-    "deferred",
-    "delivered",
-    "drafted",
-    "failed",
-    "human_clicked",
-    "human_opened",
-    "link_untracked",
-    "machine_clicked",
-    "open_untracked",
-    "opened",
-    "prefetch_opened",
-    "replied",
-    "sent",
-    "spammed",
-    "suppressed",
-    "topic_unsubscribed",
-    "tracking_consent_denied",
-    "tracking_consent_granted",
-    "undeliverable",
-    "unsubscribed",
-    "untracked",
-];
-
-/// The link metrics, in each `links` entry.
-pub const LINK_METRICS: [&str; 3] = ["clicked", "human_clicked", "machine_clicked"];
 
 /// Which metric report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, SecondsFormat};
+use cio_sql::exec::{ExecOptions, Interrupt};
+use cio_sql::ingest::{self, FailPoints, IngestJob, RunEnv, RunError};
+use cio_sql::output::Format;
+use cio_sql::parse_workspace_arg;
+use cio_sql::schedule::{self, DailySchedule, SchedulerOptions, SystemWaiter};
+use cio_sql::{CliError, PrintOptions, Shell, new_session, repl};
 use clap::{Args as ClapArgs, Parser, Subcommand};
+use customerio_sim::{SimConfig, Simulator};
 use datafusion_customerio::CustomerIo;
-use datafusion_customerio::cli::exec::{ExecOptions, Interrupt};
-use datafusion_customerio::cli::ingest::{self, FailPoints, IngestJob, RunEnv, RunError};
-use datafusion_customerio::cli::output::Format;
-use datafusion_customerio::cli::schedule::{self, DailySchedule, SchedulerOptions, SystemWaiter};
-use datafusion_customerio::cli::workspaces::{parse_workspace_arg, register_workspace};
-use datafusion_customerio::cli::{CliError, PrintOptions, Shell, new_session, repl};
 use datafusion_customerio::clock::{Clock, SystemClock};
 use datafusion_customerio::credentials::{Credential, Credentials};
-use datafusion_customerio::simulator::{SimConfig, Simulator};
+use datafusion_customerio::workspaces::register_workspace;
 
 /// The demo script, run by `--demo` when no -c or -f is given.
-const DEMO_SQL: &str = include_str!("../../sql/demo.sql");
+const DEMO_SQL: &str = include_str!("../sql/demo.sql");
 
 /// Exit status when another run holds (or committed) the run date.
 const EXIT_BUSY: u8 = 3;
@@ -191,10 +192,7 @@ struct Setup {
 }
 
 #[cfg(feature = "distributed")]
-type Workers = (
-    Vec<url::Url>,
-    datafusion_customerio::distributed::WorkerChannels,
-);
+type Workers = (Vec<url::Url>, cio_sql::worker::WorkerChannels);
 #[cfg(not(feature = "distributed"))]
 type Workers = ();
 
@@ -211,8 +209,7 @@ type WorkerUrls = ();
 fn parse_workers(list: &str) -> Result<WorkerUrls, CliError> {
     #[cfg(feature = "distributed")]
     {
-        datafusion_customerio::distributed::parse_workers(list)
-            .map_err(|e| CliError::msg(format!("--{e}")))
+        cio_sql::worker::parse_workers(list).map_err(|e| CliError::msg(format!("--{e}")))
     }
     #[cfg(not(feature = "distributed"))]
     {
@@ -225,7 +222,7 @@ fn parse_workers(list: &str) -> Result<WorkerUrls, CliError> {
 fn workers_with_channels(common: &Common, list: &str) -> Result<Workers, CliError> {
     #[cfg(feature = "distributed")]
     {
-        use datafusion_customerio::distributed as d;
+        use cio_sql::worker as d;
         let urls = parse_workers(list)?;
         let token = d::load_token(common.token_file.as_deref())
             .map_err(|e| CliError::msg(e.to_string()))?;
@@ -303,11 +300,9 @@ async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
 fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
     #[cfg(feature = "distributed")]
     let ctx = match &setup.workers {
-        Some((urls, channels)) => datafusion_customerio::cli::new_distributed_session_with(
-            &setup.cio,
-            urls.clone(),
-            channels.clone(),
-        ),
+        Some((urls, channels)) => {
+            cio_sql::new_distributed_session_with(&setup.cio, urls.clone(), channels.clone())
+        }
         None => new_session(&setup.cio),
     };
     #[cfg(not(feature = "distributed"))]
@@ -395,7 +390,7 @@ async fn run(args: Args) -> ExitCode {
 async fn run_worker(args: &Args) -> Result<(), CliError> {
     #[cfg(feature = "distributed")]
     {
-        use datafusion_customerio::distributed as d;
+        use cio_sql::worker as d;
         let setup = setup(&args.common, true).await?;
         let token = d::load_token(args.common.token_file.as_deref())
             .map_err(|e| CliError::msg(format!("--worker: {e}")))?;
@@ -476,7 +471,7 @@ async fn run_worker(args: &Args) -> Result<(), CliError> {
                 let _ = tokio::signal::ctrl_c().await;
             }
         };
-        datafusion_customerio::distributed::serve_worker(setup.cio, listener, security, stop)
+        cio_sql::worker::serve_worker(setup.cio, listener, security, stop)
             .await
             .map_err(|e| CliError::msg(e.to_string()))
     }
