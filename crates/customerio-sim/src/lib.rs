@@ -1,7 +1,7 @@
 //! A local Customer.io App API: two HTTP servers (the US and the EU host) that answer the read
 //! endpoints this crate uses with deterministic, lazily generated data.
 //!
-//! The simulator follows `spec/customerio-api/API-NOTES.md`: bearer keys are workspace- and
+//! The simulator follows `docs/API-NOTES.md`: bearer keys are workspace- and
 //! region-scoped (a key sent to the other region's host gets 401), each workspace has a token
 //! bucket (429 with `Retry-After: 1` when it is empty), every error body is the 2026 `errors[]`
 //! shape, and faults (5xx, connection resets, truncated or malformed bodies, slow headers) can be
