@@ -33,6 +33,8 @@
 //! Rust applications can also build a table without SQL:
 //! [`CustomerIo::table`] takes typed [`TableOptions`].
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod client;
 pub mod clock;

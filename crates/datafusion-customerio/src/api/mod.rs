@@ -64,7 +64,7 @@ pub const NEWSLETTER_METRIC_TYPES: [&str; 6] =
 
 /// Every channel either metric report accepts (the union of [`CAMPAIGN_METRIC_TYPES`] and
 /// [`NEWSLETTER_METRIC_TYPES`]). Tables check the list of their own report,
-/// [`Report::metric_types`].
+/// [`Report::metric_types`](crate::Report::metric_types).
 pub const METRIC_TYPES: [&str; 9] = [
     "email",
     "webhook",
@@ -95,7 +95,7 @@ pub const DELIVERY_METRICS: [&str; 13] = [
 ];
 
 /// The longest deliveries window Customer.io returns, in calendar months (it silently cuts
-/// longer ones to the last 12 months). See [`check_window`].
+/// longer ones to the last 12 months). See [`check_window`](crate::options::check_window).
 pub const MAX_DELIVERIES_WINDOW_MONTHS: u32 = 12;
 
 /// The longest version-2 campaign metrics window, in months: "`end`: limited to 10 years from

@@ -19,9 +19,13 @@ pub const EASTERN: Tz = chrono_tz::America::New_York;
 /// The unit of a report's buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Period {
+    /// `hours`: buckets of one hour.
     Hours,
+    /// `days`: buckets from midnight to midnight, US Eastern time.
     Days,
+    /// `weeks`: buckets from Sunday midnight, US Eastern time.
     Weeks,
+    /// `months`: buckets from the first of the month, US Eastern time.
     Months,
 }
 

@@ -410,7 +410,7 @@ pub struct Device {
 }
 
 /// One person of `POST /v1/customers/attributes`: the live, unwrapped item, or the item the
-/// 2022 spec documents, `{"customer": {...}}` (see [`Wrapped`]).
+/// 2022 spec documents, `{"customer": {...}}`; both are read.
 #[derive(Debug, Clone)]
 pub struct Person {
     /// Identifiers (`null`: none).
