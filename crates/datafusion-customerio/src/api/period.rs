@@ -18,6 +18,7 @@ pub const EASTERN: Tz = chrono_tz::America::New_York;
 
 /// The unit of a report's buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum Period {
     /// `hours`: buckets of one hour.
     Hours,

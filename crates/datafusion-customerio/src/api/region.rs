@@ -7,6 +7,7 @@ use std::fmt;
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Region {
     /// `https://api.customer.io`
     #[default]
