@@ -312,7 +312,7 @@ const CAMPAIGN_FIELDS: &[&str] = &[
 const NEWSLETTER_FIELDS: &[&str] = &["id", "name", "type", "recipient_segment_ids"];
 const LINK_SERIES: &[&str] = &["clicked", "human_clicked", "machine_clicked"];
 
-/// What the connector reads (`src/client/models.rs`, `src/client/exports.rs`, `src/reports/`),
+/// What the connector reads (`crates/datafusion-customerio/src/client/models.rs`, `crates/datafusion-customerio/src/client/exports.rs`, `crates/datafusion-customerio/src/reports/`),
 /// written out by hand: a field added to a model must be added here.
 const READS: &[Read] = &[
     Read {
