@@ -62,21 +62,6 @@ pub const CAMPAIGN_METRIC_TYPES: [&str; 8] = [
 pub const NEWSLETTER_METRIC_TYPES: [&str; 6] =
     ["email", "webhook", "twilio", "push", "in_app", "inbox"];
 
-/// Every channel either metric report accepts (the union of [`CAMPAIGN_METRIC_TYPES`] and
-/// [`NEWSLETTER_METRIC_TYPES`]). Tables check the list of their own report,
-/// [`Report::metric_types`](crate::Report::metric_types).
-pub const METRIC_TYPES: [&str; 9] = [
-    "email",
-    "webhook",
-    "twilio",
-    "whatsapp",
-    "slack",
-    "push",
-    "in_app",
-    "live_notification",
-    "inbox",
-];
-
 /// The metrics a deliveries export can filter on.
 pub const DELIVERY_METRICS: [&str; 13] = [
     "created",
