@@ -18,6 +18,7 @@ mod schedule;
 mod shapes;
 mod simulator;
 mod skew;
+mod slt;
 mod strict;
 mod tables;
 mod vendor_records;
