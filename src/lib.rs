@@ -29,7 +29,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 
 use datafusion_customerio::CustomerIo;
-use datafusion_customerio::options::{Report, TableOptions};
+use datafusion_customerio::options::{Report, option_name};
 pub use errors::CliError;
 use exec::{ExecOptions, Outcome};
 use output::Format;
@@ -369,25 +369,22 @@ impl Shell {
                 ),
             ));
         };
-        // Point an option error at the setting it names, else at the statement.
-        let blame = |msg: String| {
-            let lower = msg.to_ascii_lowercase();
-            let pos = d
-                .entries
-                .iter()
-                .filter(|e| !e.key.eq_ignore_ascii_case("type"))
-                .find(|e| {
-                    let k = e.key.to_ascii_lowercase();
-                    lower.contains(&format!("'{k}'"))
-                        || lower.contains(&format!("option {k}:"))
-                        || (k == "key" && lower.contains("credential"))
+        // Point an option error at the setting it names (a credential error at `key`), else
+        // at the statement.
+        let blame = |e: datafusion_customerio::Error| {
+            let pos = e
+                .option_name()
+                .and_then(|name| {
+                    d.entries
+                        .iter()
+                        .filter(|e| !e.key.eq_ignore_ascii_case("type"))
+                        .find(|e| option_name(&e.key) == name)
                 })
-                .map(|e| e.key_pos)
-                .unwrap_or(d.start);
-            at(pos, format!("download {table}: {msg}"))
+                .map_or(d.start, |e| e.key_pos);
+            at(pos, format!("download {table}: {e}"))
         };
-        let parsed = TableOptions::parse(report, &options).map_err(|e| blame(e.to_string()))?;
-        let provider = self.cio.table(parsed).map_err(|e| blame(e.to_string()))?;
+        let parsed = self.cio.parse_options(report, &options).map_err(&blame)?;
+        let provider = self.cio.table(parsed).map_err(&blame)?;
         let provider: Arc<dyn TableProvider> = match &d.using {
             Using::All => provider,
             Using::Columns(columns) => {

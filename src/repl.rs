@@ -286,7 +286,7 @@ pub async fn list_tables(shell: &Shell) -> Result<(), CliError> {
 
 fn kind_of(t: &dyn datafusion::catalog::TableProvider) -> String {
     if let Some(c) = t.downcast_ref::<CustomerIoTable>() {
-        return format!("customerio {}", c.options().report);
+        return format!("customerio {}", c.options().report());
     }
     match t.table_type() {
         TableType::Base => "table".into(),
@@ -321,7 +321,7 @@ pub async fn describe_table(shell: &Shell, name: &str) -> Result<(), CliError> {
         let o = c.options();
         eprintln!(
             "Customer.io report {} of workspace {} (credential {})",
-            o.report,
+            o.report(),
             o.connection.workspace_label(),
             o.connection.key
         );

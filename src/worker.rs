@@ -29,15 +29,20 @@ pub fn parse_workers(list: &str) -> Result<Vec<Url>> {
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .filter(|u| u.port_or_known_default().is_some())
             .ok_or_else(|| {
-                Error::option(format!(
-                    "workers: '{item}' is not a worker address; give host:port or \
+                Error::option_value(
+                    "--workers",
+                    item,
+                    format!(
+                        "workers: '{item}' is not a worker address; give host:port or \
                      http://host:port, comma-separated"
-                ))
+                    ),
+                )
             })?;
         urls.push(url);
     }
     if urls.is_empty() {
         return Err(Error::option(
+            "--workers",
             "workers: no worker address given; give host:port or http://host:port, \
              comma-separated"
                 .to_string(),
@@ -59,10 +64,13 @@ pub fn load_token(file: Option<&Path>) -> Result<Option<Secret>> {
     let (text, source) = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::option(format!(
-                    "--token-file: cannot read the worker token file {}: {e}",
-                    path.display()
-                ))
+                Error::option(
+                    "--token-file",
+                    format!(
+                        "--token-file: cannot read the worker token file {}: {e}",
+                        path.display()
+                    ),
+                )
             })?;
             (text, format!("the file {}", path.display()))
         }
@@ -70,24 +78,31 @@ pub fn load_token(file: Option<&Path>) -> Result<Option<Secret>> {
             Ok(text) => (text, format!("the environment variable {TOKEN_ENV}")),
             Err(std::env::VarError::NotPresent) => return Ok(None),
             Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Error::option(format!(
-                    "{TOKEN_ENV} is not UTF-8 text; give a printable token"
-                )));
+                return Err(Error::option(
+                    TOKEN_ENV,
+                    format!("{TOKEN_ENV} is not UTF-8 text; give a printable token"),
+                ));
             }
         },
     };
     let token = text.trim();
     if token.is_empty() {
-        return Err(Error::option(format!(
-            "the worker token in {source} is empty; give a non-empty token (for example 32 \
+        return Err(Error::option(
+            "token",
+            format!(
+                "the worker token in {source} is empty; give a non-empty token (for example 32 \
              random bytes, hex-encoded)"
-        )));
+            ),
+        ));
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::option(format!(
-            "the worker token in {source} holds spaces or control characters; give printable \
+        return Err(Error::option(
+            "token",
+            format!(
+                "the worker token in {source} holds spaces or control characters; give printable \
              ASCII without spaces (for example 32 random bytes, hex-encoded)"
-        )));
+            ),
+        ));
     }
     Ok(Some(Secret::new(token)))
 }
@@ -95,10 +110,10 @@ pub fn load_token(file: Option<&Path>) -> Result<Option<Secret>> {
 /// Reads a PEM file named by the command-line option `flag`.
 pub fn read_pem(flag: &str, path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
-        Error::option(format!(
-            "{flag}: cannot read the PEM file {}: {e}",
-            path.display()
-        ))
+        Error::option(
+            flag,
+            format!("{flag}: cannot read the PEM file {}: {e}", path.display()),
+        )
     })
 }
 
@@ -179,9 +194,10 @@ pub async fn serve_worker(
         server = server
             .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
             .map_err(|e| {
-                Error::option(format!(
-                    "--tls-cert/--tls-key: not a usable certificate and key: {e}"
-                ))
+                Error::option(
+                    "--tls-cert",
+                    format!("--tls-cert/--tls-key: not a usable certificate and key: {e}"),
+                )
             })?;
     }
     let check = TokenCheck {

@@ -174,6 +174,22 @@ async fn errors_are_one_line_and_fail_the_run() {
             && stderr.contains("did you mean 'period'"),
         "{stderr}"
     );
+    // A window error points at `start`, named by the error's field (its message says
+    // "options start/end", which names no single setting).
+    std::fs::write(
+        dir.join("badwin.sbs"),
+        "download d from {\n  type: \"customerio:deliveries_export\";\n  key: \"acme\";\n  \
+         end: \"2026-01-01\";\n  start: \"2020-01-01\";\n}\n",
+    )
+    .unwrap();
+    let d = dir.clone();
+    let out = blocking(move || with_creds(&d).args(["-f", "badwin.sbs"]).output().unwrap()).await;
+    let (_, stderr) = texts(&out);
+    assert!(
+        stderr.contains("badwin.sbs: line 5, column 3: download d: options start/end: the window")
+            && stderr.contains("longer than 12 calendar months"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -562,6 +562,18 @@ async fn codec_round_trips_every_report_without_the_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("same version"), "{err}");
+    // A scan of the previous format (every report's settings in one struct) is refused by its
+    // tag, naming both formats.
+    let err = codec
+        .decode_scan(b"{\"format\":\"customerio-scan/1\",\"options\":{}}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'customerio-scan/1'")
+            && err.contains("expected 'customerio-scan/2'")
+            && err.contains("same version"),
+        "{err}"
+    );
 }
 
 #[test]

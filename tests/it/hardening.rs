@@ -383,7 +383,7 @@ fn every_option_given_twice_is_refused_by_the_parser() {
                     if *option != "key" {
                         raw.insert("key".into(), "sim_us".into());
                     }
-                    let err = TableOptions::parse(report, &raw)
+                    let err = TableOptions::parse(report, &raw, fixed_now())
                         .expect_err("a repeated option must be refused")
                         .to_string();
                     assert!(

@@ -9,7 +9,7 @@ use datafusion_customerio::api::period::{EASTERN, Period};
 use datafusion_customerio::client::models::NewsletterPage;
 use datafusion_customerio::client::pagination::{PageRequest, paginate};
 use datafusion_customerio::client::{Client, ClientConfig, RequestStats, RetryPolicy};
-use datafusion_customerio::options::{TimeSpec, check_window};
+use datafusion_customerio::options::{ReportSettings, TimeSpec, check_window};
 use datafusion_customerio::{Error, Report, Secret, TableOptions};
 use futures::StreamExt;
 use proptest::prelude::*;
@@ -149,14 +149,17 @@ fn time_windows_never_panic_and_accepted_ones_are_valid() {
                 ("end".to_string(), end.clone()),
             ]
             .into();
+            let now = Utc::now();
             let parsed = std::panic::catch_unwind(|| {
-                TableOptions::parse(Report::DeliveriesExport, &raw).map(|o| o.export.clone())
+                TableOptions::parse(Report::DeliveriesExport, &raw, now).map(|o| o.settings)
             });
             let parsed = parsed.map_err(|_| {
                 TestCaseError::fail(format!("start '{start}', end '{end}' panicked"))
             })?;
-            if let Ok(export) = parsed {
-                let now = Utc::now();
+            if let Ok(settings) = parsed {
+                let ReportSettings::DeliveriesExport(export) = settings else {
+                    return Err(TestCaseError::fail(format!("{settings:?}")));
+                };
                 let s = export.start.map(|t| t.resolve(now));
                 let e = export.end.map_or(now, |t| t.resolve(now));
                 if let Some(s) = s {
@@ -293,6 +296,55 @@ fn check_window_allows_twelve_calendar_months() {
 /// Bucket math for every period, any instant from 1990 to 2090 (DST changes included): `floor`
 /// is idempotent and at most `t`, the next bucket starts after `t`, `add` is monotonic and
 /// inverts, and `v1_buckets` has `steps + 1` strictly increasing starts ending at `floor(now)`.
+/// CREATE checks a window against the table's clock, not the system's (issue 14, item 7): at
+/// the suite's fixed "now" a window from 12 calendar months before it, less an hour, up to now
+/// is valid; at any instant more than an hour later (the system clock, which is past the fixed
+/// "now") it is longer than 12 months and refused. Moving the fixed clock on refuses it too.
+#[tokio::test]
+async fn create_checks_windows_at_the_injected_clock() {
+    use datafusion::prelude::SessionContext;
+    use datafusion_customerio::clock::FixedClock;
+    use datafusion_customerio::{Credential, Credentials, CustomerIo};
+
+    let clock = std::sync::Arc::new(FixedClock::new(fixed_now()));
+    let cio = CustomerIo::with_credentials(Credentials::empty()).with_clock(clock.clone());
+    // CREATE makes no request: the URL is never called.
+    let credential = Credential::new("clock-key").with_base_url("http://127.0.0.1:9");
+    cio.credentials().insert("clock_test", credential);
+    let ctx = SessionContext::new();
+    cio.register(&ctx);
+    let start = fixed_now()
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap()
+        + chrono::Duration::hours(1);
+    let ddl = |name: &str| {
+        format!(
+            "CREATE EXTERNAL TABLE {name} STORED AS CUSTOMERIO LOCATION 'deliveries_export' \
+             OPTIONS (key 'clock_test', start '{}')",
+            start.to_rfc3339()
+        )
+    };
+    ctx.sql(&ddl("at_fixed_now"))
+        .await
+        .expect("valid at the fixed clock's now");
+    // Through the application's path (`download`) too.
+    let raw: HashMap<String, String> = [
+        ("key".to_string(), "clock_test".to_string()),
+        ("start".to_string(), start.to_rfc3339()),
+    ]
+    .into();
+    cio.parse_options(Report::DeliveriesExport, &raw)
+        .expect("valid at the fixed clock's now");
+
+    clock.advance(chrono::Duration::hours(2));
+    let err = ctx
+        .sql(&ddl("two_hours_later"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("longer than 12 calendar months"), "{err}");
+}
+
 #[test]
 fn period_bucket_math() {
     let period = prop::sample::select(Period::ALL.to_vec());

@@ -491,12 +491,16 @@ async fn explain_and_debug_never_show_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_options_build_a_table_without_sql() {
-    use datafusion_customerio::{Report, TableOptions};
+    use datafusion_customerio::TableOptions;
+    use datafusion_customerio::options::{MetricOptions, ReportSettings};
     let ws = workspace("typed", "sim_us", Region::Us);
     let env = Env::start(fast_config(vec![ws.clone()])).await;
-    let mut options = TableOptions::new(Report::Newsletters, "sim_us");
-    options.metrics.period = Period::Months;
-    options.metrics.steps = 3;
+    let metrics = MetricOptions {
+        period: Period::Months,
+        steps: 3,
+        ..MetricOptions::default()
+    };
+    let mut options = TableOptions::with_settings("sim_us", ReportSettings::Newsletters(metrics));
     options.connection.rate_limit = Some(500.0);
     let table = env.cio.table(options).unwrap();
     env.ctx.register_table("n", table).unwrap();

@@ -12,25 +12,27 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 pub use crate::api::Region;
 use crate::error::{Error, Result};
 use crate::options::check_base_url;
 
-/// A secret string. `Debug` and `Display` print `***`; only [`Secret::expose`] reveals it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret string. `Debug` and `Display` print `***`; only [`Secret::expose`] reveals it. It is
+/// held in a [`secrecy::SecretString`], whose memory is zeroed when it is dropped.
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a secret.
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret(SecretString::from(s.into()))
     }
 
     /// The secret itself, for the `Authorization` header and nothing else.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
@@ -84,11 +86,15 @@ impl Credential {
     /// message names it and both regions, never the key.
     pub fn check_region(&self, name: &str, table_region: Option<Region>) -> Result<()> {
         match (table_region, self.region) {
-            (Some(table), Some(own)) if table != own => Err(Error::option(format!(
-                "option region: '{table}' contradicts credential '{name}', whose region is \
-                 '{own}'; drop the region option (the credential's region and base_url apply) \
-                 or use a credential of region {table}"
-            ))),
+            (Some(table), Some(own)) if table != own => Err(Error::option_value(
+                "region",
+                table.to_string(),
+                format!(
+                    "option region: '{table}' contradicts credential '{name}', whose region is \
+                     '{own}'; drop the region option (the credential's region and base_url \
+                     apply) or use a credential of region {table}"
+                ),
+            )),
             _ => Ok(()),
         }
     }

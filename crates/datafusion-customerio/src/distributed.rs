@@ -43,8 +43,16 @@ use crate::provider::CustomerIoTable;
 use crate::provider::scan::CustomerIoScanExec;
 use crate::reports::{Pushed, Shard, scalar_i64};
 
-/// The format tag of an encoded scan; a worker refuses any other.
-const FORMAT: &str = "customerio-scan/1";
+/// The format tag of an encoded scan; a worker refuses any other. Version 2: the table's
+/// options hold one report's settings (`settings`), not every report's.
+const FORMAT: &str = "customerio-scan/2";
+
+/// The format tag alone, read before the rest: a scan of another format is refused by its tag,
+/// whatever its other fields.
+#[derive(Debug, Deserialize)]
+struct FormatTag {
+    format: String,
+}
 
 /// One scan, as it crosses the network.
 #[derive(Debug, Serialize, Deserialize)]
@@ -143,10 +151,11 @@ impl CustomerIoCodec {
                  datafusion-customerio"
             ))
         };
-        let e: EncodedScan = serde_json::from_slice(buf).map_err(|e| bad(e.to_string()))?;
-        if e.format != FORMAT {
-            return Err(bad(format!("format '{}', expected '{FORMAT}'", e.format)));
+        let tag: FormatTag = serde_json::from_slice(buf).map_err(|e| bad(e.to_string()))?;
+        if tag.format != FORMAT {
+            return Err(bad(format!("format '{}', expected '{FORMAT}'", tag.format)));
         }
+        let e: EncodedScan = serde_json::from_slice(buf).map_err(|e| bad(e.to_string()))?;
         let declared = match e.declared {
             None => None,
             Some(fields) => {

@@ -6,9 +6,20 @@ use std::time::Duration;
 /// What can go wrong between a SQL statement and Customer.io.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A table option is unknown, repeated or has a bad value. Raised at CREATE time.
-    #[error("{0}")]
-    Option(String),
+    /// A table option (or a command-line setting) is unknown, repeated, missing or has a bad
+    /// value. Raised at CREATE time, before any request.
+    #[error("{message}")]
+    Option {
+        /// The option's name (`period`, `start`, ...), lower case and without a `format.` or
+        /// `customerio.` prefix (see [`crate::options::option_name`]); a program points at the
+        /// setting with it instead of reading the message.
+        option: String,
+        /// The offending value, when there is one. Never set for `key` (a value refused there
+        /// may be a pasted API key) and without userinfo for URLs.
+        value: Option<String>,
+        /// The whole sentence: the option, the value and what would be valid.
+        message: String,
+    },
 
     /// A credential could not be found or read.
     #[error("{0}")]
@@ -75,9 +86,40 @@ pub enum Error {
 }
 
 impl Error {
-    /// An option error, formatted by the caller.
-    pub fn option(msg: impl Into<String>) -> Self {
-        Error::Option(msg.into())
+    /// An error about `option` with no single offending value (missing, given twice, two
+    /// options in conflict). `message` is the whole sentence.
+    pub fn option(option: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Option {
+            option: option.into(),
+            value: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error about the value `value` of `option`. `message` is the whole sentence, naming
+    /// what would be valid. The value is dropped for `key`: it may be a secret.
+    pub fn option_value(
+        option: impl Into<String>,
+        value: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let option = option.into();
+        let value = (!option.eq_ignore_ascii_case("key")).then(|| value.into());
+        Error::Option {
+            option,
+            value,
+            message: message.into(),
+        }
+    }
+
+    /// The option an [`Error::Option`] is about; for an [`Error::Credential`], `key`, the
+    /// option that names the credential.
+    pub fn option_name(&self) -> Option<&str> {
+        match self {
+            Error::Option { option, .. } => Some(option),
+            Error::Credential(_) => Some("key"),
+            _ => None,
+        }
     }
 }
 
@@ -94,8 +136,8 @@ impl From<Error> for datafusion::error::DataFusionError {
     fn from(e: Error) -> Self {
         match e {
             Error::DataFusion(inner) => inner,
-            Error::Option(msg) | Error::Credential(msg) => {
-                datafusion::error::DataFusionError::Plan(msg)
+            Error::Option { message, .. } | Error::Credential(message) => {
+                datafusion::error::DataFusionError::Plan(message)
             }
             other => datafusion::error::DataFusionError::External(Box::new(other)),
         }

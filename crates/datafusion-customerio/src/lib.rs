@@ -94,7 +94,8 @@ impl CustomerIo {
         }
     }
 
-    /// Uses `clock` for "now" (bucket boundaries); for tests.
+    /// Uses `clock` for "now" (bucket boundaries, relative windows checked at CREATE); for
+    /// tests.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -120,6 +121,16 @@ impl CustomerIo {
         state
             .table_factories_mut()
             .insert(FORMAT_NAME.to_string(), self.factory());
+    }
+
+    /// Parses the OPTIONS of a `report` table, checking relative windows against this
+    /// instance's clock, as `CREATE EXTERNAL TABLE` does.
+    pub fn parse_options(
+        &self,
+        report: Report,
+        raw: &std::collections::HashMap<String, String>,
+    ) -> Result<TableOptions> {
+        TableOptions::parse(report, raw, self.clock.now())
     }
 
     /// A table built from typed options, without SQL. Makes no request.

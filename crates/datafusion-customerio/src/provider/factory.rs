@@ -56,7 +56,8 @@ impl TableProviderFactory for CustomerIoFactory {
                 "table {table}: report {report} does not support {what}"
             )));
         }
-        let options = TableOptions::parse(report, &cmd.options).map_err(|e| context(&table, e))?;
+        let options = TableOptions::parse(report, &cmd.options, self.clock.now())
+            .map_err(|e| context(&table, e))?;
         let declared =
             (!cmd.schema.fields().is_empty()).then(|| Arc::new(cmd.schema.as_arrow().clone()));
         let provider =

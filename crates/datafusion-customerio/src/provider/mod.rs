@@ -21,7 +21,7 @@ use crate::client::{Client, ClientConfig};
 use crate::clock::Clock;
 use crate::credentials::Credentials;
 use crate::error::Result;
-use crate::options::{Report, TableOptions};
+use crate::options::{Report, ReportSettings, TableOptions};
 use crate::reports::customers::CustomersReport;
 use crate::reports::exports::{ExportKind, ExportReport};
 use crate::reports::metrics::{MetricKind, MetricReport};
@@ -41,7 +41,7 @@ pub struct CustomerIoTable {
 impl fmt::Debug for CustomerIoTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CustomerIoTable")
-            .field("report", &self.options.report)
+            .field("report", &self.options.report())
             .field("workspace", &self.options.connection.workspace_label())
             .field("client", &self.client)
             .finish()
@@ -65,12 +65,15 @@ impl CustomerIoTable {
         credentials: &Credentials,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        if declared.is_some() && options.report != Report::Customers {
-            return Err(crate::Error::option(format!(
-                "report {} does not take a column list; its columns are fixed (only customers \
-                 selects typed attribute columns by name)",
-                options.report
-            )));
+        if declared.is_some() && options.report() != Report::Customers {
+            return Err(crate::Error::option(
+                "columns",
+                format!(
+                    "report {} does not take a column list; its columns are fixed (only \
+                     customers selects typed attribute columns by name)",
+                    options.report()
+                ),
+            ));
         }
         let c = &options.connection;
         let credential = credentials.resolve(&c.key)?;
@@ -84,28 +87,30 @@ impl CustomerIoTable {
         config.retry = c.retry_policy();
         let client = Client::new(config);
         let workspace = c.workspace_label().to_string();
-        let reader: Arc<dyn ReportReader> = match options.report {
-            Report::Campaigns => Arc::new(MetricReport::new(
+        let reader: Arc<dyn ReportReader> = match &options.settings {
+            ReportSettings::Campaigns(m) => Arc::new(MetricReport::new(
                 MetricKind::Campaigns,
                 workspace,
-                options.metrics.clone(),
+                m.clone(),
             )),
-            Report::Newsletters => Arc::new(MetricReport::new(
+            ReportSettings::Newsletters(m) => Arc::new(MetricReport::new(
                 MetricKind::Newsletters,
                 workspace,
-                options.metrics.clone(),
+                m.clone(),
             )),
-            Report::Customers => Arc::new(CustomersReport::new(workspace, declared.clone())?),
-            Report::Segments => Arc::new(SegmentsReport::new(workspace)),
-            Report::CustomersExport => Arc::new(ExportReport::new(
+            ReportSettings::Customers => {
+                Arc::new(CustomersReport::new(workspace, declared.clone())?)
+            }
+            ReportSettings::Segments => Arc::new(SegmentsReport::new(workspace)),
+            ReportSettings::CustomersExport(e) => Arc::new(ExportReport::new(
                 ExportKind::Customers,
                 workspace,
-                options.export.clone(),
+                e.clone().into(),
             )),
-            Report::DeliveriesExport => Arc::new(ExportReport::new(
+            ReportSettings::DeliveriesExport(e) => Arc::new(ExportReport::new(
                 ExportKind::Deliveries,
                 workspace,
-                options.export.clone(),
+                e.clone().into(),
             )),
         };
         Ok(CustomerIoTable {
@@ -355,7 +360,7 @@ impl CustomerIoTable {
                 options: self.options.clone(),
                 declared: self.declared.clone(),
             }),
-            report: self.options.report.as_str(),
+            report: self.options.report().as_str(),
             workspace: self.options.connection.workspace_label().to_string(),
             client: self.client.clone(),
             clock: self.clock.clone(),

@@ -132,25 +132,31 @@ impl CustomersReport {
                 Some(s) => {
                     let from = builtin.field_with_name(field.name())?.data_type();
                     if from != field.data_type() && !can_cast_types(from, field.data_type()) {
-                        return Err(Error::option(format!(
-                            "column {} {}: the built-in column {} is {from} and cannot be cast to {}",
-                            field.name(),
-                            field.data_type(),
-                            field.name(),
-                            field.data_type()
-                        )));
+                        return Err(Error::option(
+                            "columns",
+                            format!(
+                                "column {} {}: the built-in column {} is {from} and cannot be cast to {}",
+                                field.name(),
+                                field.data_type(),
+                                field.name(),
+                                field.data_type()
+                            ),
+                        ));
                     }
                     s
                 }
                 None => {
                     if !can_cast_types(&DataType::Utf8, field.data_type()) {
-                        return Err(Error::option(format!(
-                            "column {} {}: attributes are text and cannot be cast to {}; declare \
+                        return Err(Error::option(
+                            "columns",
+                            format!(
+                                "column {} {}: attributes are text and cannot be cast to {}; declare \
                              a text, number, boolean, date or timestamp type",
-                            field.name(),
-                            field.data_type(),
-                            field.data_type()
-                        )));
+                                field.name(),
+                                field.data_type(),
+                                field.data_type()
+                            ),
+                        ));
                     }
                     Source::Attribute(field.name().clone())
                 }

@@ -341,11 +341,14 @@ async fn customer_jobs(shared: &Shared) -> Result<Vec<Job>> {
                 SegmentRef::Id(id) => format!("id {id}"),
                 SegmentRef::Name(n) => format!("'{n}'"),
             };
-            return Err(Error::option(format!(
-                "option segments: no segment {asked} in workspace {}; the segments are {}",
-                shared.workspace,
-                names.join(", ")
-            )));
+            return Err(Error::option(
+                "segments",
+                format!(
+                    "option segments: no segment {asked} in workspace {}; the segments are {}",
+                    shared.workspace,
+                    names.join(", ")
+                ),
+            ));
         };
         let name = seg.name.clone().unwrap_or_default();
         jobs.push(Job {

@@ -944,6 +944,7 @@ pub mod local {
                 }
                 (true, None) => {
                     return Err(Error::option(
+                        "links",
                         "the links column is projected: give the link metrics answer",
                     ));
                 }

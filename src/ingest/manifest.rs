@@ -1,0 +1,95 @@
+//! The commit marker (`_MANIFEST.json`) and the intent (`intent-<run id>.json`), and reading a
+//! date's manifest.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+
+use super::job::{run_ts, substitute};
+use super::plan::{date_dir, plan};
+use super::{IngestJob, MANIFEST, RunEnv};
+use crate::errors::CliError;
+use crate::stores::{Location, os_error};
+
+/// The commit marker: what a committed run wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The job.
+    pub job: String,
+    /// The run date.
+    pub run_date: NaiveDate,
+    /// `${run_ts}` of the run.
+    pub run_ts: String,
+    /// The run that committed.
+    pub run_id: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it committed.
+    pub committed_at: DateTime<Utc>,
+    /// One entry per `COPY`, in script order.
+    pub outputs: Vec<OutputRecord>,
+    /// Customer.io requests (retries included).
+    pub requests: usize,
+    /// Retried requests.
+    pub retries: usize,
+    /// 429 answers.
+    pub rate_limited: usize,
+}
+
+/// One `COPY` of a committed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// The target as written (variables substituted).
+    pub target: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// The files, with their sizes.
+    pub files: Vec<FileRecord>,
+}
+
+/// One committed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Its URL.
+    pub url: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+/// The files a run is about to publish, written before it publishes them, so that the next
+/// run can remove them if this one dies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Intent {
+    pub(super) run_id: String,
+    pub(super) files: Vec<String>,
+}
+
+/// The manifest of `job` for `date`, if that date is committed.
+pub async fn committed(
+    job: &IngestJob,
+    env: &RunEnv,
+    date: NaiveDate,
+) -> Result<Option<Manifest>, CliError> {
+    let ts = run_ts(env.clock.now());
+    let text = substitute(&job.template, date, &ts)?;
+    let plan = plan(&text, &job.source)?;
+    let shell = (env.new_shell)()?;
+    let dir = date_dir(job, &shell, &plan, date, &ts)?;
+    read_manifest(&dir).await
+}
+
+pub(super) async fn read_manifest(dir: &Location) -> Result<Option<Manifest>, CliError> {
+    let m = dir.join(MANIFEST)?;
+    match m.store.get(&m.path).await {
+        Ok(r) => {
+            let bytes = r.bytes().await.map_err(|e| os_error("read", &m, e))?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| CliError::msg(format!("{}: not a manifest: {e}", m.display())))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(os_error("read", &m, e)),
+    }
+}
