@@ -285,42 +285,38 @@ pub(crate) fn unavailable(reference: &str) -> Response {
     )
 }
 
-/// `status`, the headers of a normal answer and half its body, then a connection abort.
-pub(crate) fn reset(
-    status: StatusCode,
-    content_type: Option<HeaderValue>,
-    body: Bytes,
-) -> Response {
-    let half = body.slice(0..body.len() / 2);
-    let chunks = stream::unfold(0u8, move |step| {
-        let half = half.clone();
-        async move {
-            match step {
-                0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
-                1 => {
-                    // Let the first chunk reach the client before the abort.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    Some((Err(std::io::Error::other("simulated connection reset")), 2))
-                }
-                _ => None,
-            }
-        }
-    });
-    with_type(Response::builder().status(status), content_type)
-        .body(Body::from_stream(chunks))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
 /// How long a stalled body waits before the connection is aborted.
 pub(crate) const STALL: Duration = Duration::from_secs(3600);
 
-/// `status`, the headers of a normal answer (with its full `Content-Length`) and half its body,
-/// then nothing for [`STALL`], then an abort: a body that stalls midway.
-pub(crate) fn stall(
+/// How [`cut`] ends a body after its first half.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The headers of a normal answer and half its body, then a connection abort.
+    Reset,
+    /// A `Content-Length` of the whole body but only its first half, then a close.
+    Truncate,
+    /// The headers of a normal answer (with its full `Content-Length`) and half its body, then
+    /// nothing for [`STALL`], then an abort: a body that stalls midway.
+    Stall,
+}
+
+/// `status`, the headers of a normal answer and the first half of `body`, then the end `how`
+/// names.
+pub(crate) fn cut(
+    how: Cut,
     status: StatusCode,
     content_type: Option<HeaderValue>,
     body: Bytes,
 ) -> Response {
+    // Whether `Content-Length` is the whole body's; the wait after the first half; the error
+    // of the abort that follows it (none: the short body ends).
+    let (full_length, wait, abort) = match how {
+        // The wait lets the first chunk reach the client before the abort.
+        Cut::Reset => (false, SHORT_WAIT, Some("simulated connection reset")),
+        // The wait lets the headers and the first bytes out before the short body ends.
+        Cut::Truncate => (true, SHORT_WAIT, None),
+        Cut::Stall => (true, STALL, Some("simulated stall ended")),
+    };
     let full = body.len().max(2);
     let half = body.slice(0..body.len() / 2);
     let chunks = stream::unfold(0u8, move |step| {
@@ -329,67 +325,40 @@ pub(crate) fn stall(
             match step {
                 0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
                 1 => {
-                    tokio::time::sleep(STALL).await;
-                    Some((Err(std::io::Error::other("simulated stall ended")), 2))
+                    tokio::time::sleep(wait).await;
+                    abort.map(|e| (Err(std::io::Error::other(e)), 2))
                 }
                 _ => None,
             }
         }
     });
-    with_type(Response::builder().status(status), content_type)
-        .header(header::CONTENT_LENGTH, full)
+    let mut builder = with_type(Response::builder().status(status), content_type);
+    if full_length {
+        builder = builder.header(header::CONTENT_LENGTH, full);
+    }
+    builder
         .body(Body::from_stream(chunks))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-/// `status` with a `Content-Length` of the whole body but only its first half, then a close.
-pub(crate) fn truncate(
-    status: StatusCode,
-    content_type: Option<HeaderValue>,
-    body: Bytes,
-) -> Response {
-    let full = body.len().max(2);
-    let half = body.slice(0..body.len() / 2);
-    let chunks = stream::unfold(0u8, move |step| {
-        let half = half.clone();
-        async move {
-            match step {
-                0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
-                1 => {
-                    // Let the headers and the first bytes out before the short body ends.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    None
-                }
-                _ => None,
-            }
-        }
-    });
-    with_type(Response::builder().status(status), content_type)
-        .header(header::CONTENT_LENGTH, full)
-        .body(Body::from_stream(chunks))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
+/// The wait of a reset or a truncated body after its first half.
+const SHORT_WAIT: Duration = Duration::from_millis(20);
 
 /// `status` with an HTML page (`html`) or the first half of the normal JSON body.
 pub(crate) fn malformed(status: StatusCode, html: bool, body: Bytes) -> Response {
-    if html {
-        let mut resp = Response::new(Body::from(HTML_PAGE));
-        *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        resp
+    let (body, content_type) = if html {
+        (
+            Bytes::from_static(HTML_PAGE.as_bytes()),
+            "text/html; charset=utf-8",
+        )
     } else {
-        let half = body.slice(0..body.len() / 2);
-        let mut resp = Response::new(Body::from(half));
-        *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        resp
-    }
+        (body.slice(0..body.len() / 2), "application/json")
+    };
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
 }
 
 fn with_type(

@@ -19,7 +19,7 @@ use axum::routing::{MethodRouter, get, post};
 use serde_json::json;
 
 use super::error::{ApiError, error_body, json_response};
-use super::faults::{self, Fault, ScriptKind};
+use super::faults::{self, Cut, Fault, ScriptKind};
 use super::hash::Key;
 use super::limits::format_rate;
 use super::state::SimState;
@@ -219,8 +219,8 @@ async fn pipeline(gate: &Gate, mut req: Request, next: Next) -> Response {
         Some(kind) => {
             let (status, content_type, body) = normal_answer(req, next).await;
             match kind {
-                Fault::Reset => faults::reset(status, content_type, body),
-                Fault::Truncate => faults::truncate(status, content_type, body),
+                Fault::Reset => faults::cut(Cut::Reset, status, content_type, body),
+                Fault::Truncate => faults::cut(Cut::Truncate, status, content_type, body),
                 _ => {
                     let html = Key::new(state.config.seed).str("html").u64(n).chance(0.5);
                     faults::malformed(status, html, body)
@@ -317,11 +317,12 @@ async fn scripted(
         }
         ScriptKind::Reset | ScriptKind::Truncate | ScriptKind::Stall => {
             let (_, content_type, body) = normal_answer(req, next).await;
-            return match script.kind {
-                ScriptKind::Reset => faults::reset(status, content_type, body),
-                ScriptKind::Truncate => faults::truncate(status, content_type, body),
-                _ => faults::stall(status, content_type, body),
+            let how = match script.kind {
+                ScriptKind::Reset => Cut::Reset,
+                ScriptKind::Truncate => Cut::Truncate,
+                _ => Cut::Stall,
             };
+            return faults::cut(how, status, content_type, body);
         }
         ScriptKind::Malformed => match script.body {
             Some(body) => {

@@ -443,46 +443,80 @@ const NO_PERSON: &str = "expected a person with `identifiers` (an object with `c
      (the live shape) or wrapped as {\"customer\": {...}} (the documented example), got an item \
      without `identifiers` (missing or null)";
 
-/// A [`Person`] item as sent: bare, or wrapped in `customer`.
+/// A people item as sent: a bare person, or one wrapped in `customer`. One type serves the owned
+/// ([`Person`], [`OwnedItem`]) and the borrowed ([`PersonRef`], [`BorrowedItem`]) decodings:
+/// the identifiers (`I`), attributes (`A`), timestamps (`T`) and devices (`V`) are parameters.
 #[derive(Deserialize)]
-struct RawPerson {
-    /// Required in the person (checked by [`Person`]'s `Deserialize`); `null`: none.
+#[serde(bound(
+    deserialize = "I: Deserialize<'de>, A: MapField<'de>, T: MapField<'de>, V: Deserialize<'de>"
+))]
+struct RawPerson<I, A, T, V> {
+    /// Required in the person (checked by [`RawPerson::person`]); `null`: none.
     #[serde(default)]
-    identifiers: Option<Identifiers>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    attributes: BTreeMap<String, serde_json::Value>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    timestamps: BTreeMap<String, Option<i64>>,
+    identifiers: Option<I>,
+    #[serde(default, deserialize_with = "MapField::decode")]
+    attributes: A,
+    #[serde(default, deserialize_with = "MapField::decode")]
+    timestamps: T,
     #[serde(default)]
     unsubscribed: Option<bool>,
     #[serde(default, deserialize_with = "null_as_empty")]
-    devices: Vec<Device>,
+    devices: Vec<V>,
     /// The person, when the item is wrapped.
     #[serde(default)]
-    customer: Option<Box<RawPerson>>,
+    customer: Option<Box<RawPerson<I, A, T, V>>>,
 }
 
-impl PersonItem for RawPerson {
-    type Person = Person;
+/// A [`Person`] item as sent.
+type OwnedItem = RawPerson<
+    Identifiers,
+    BTreeMap<String, serde_json::Value>,
+    BTreeMap<String, Option<i64>>,
+    Device,
+>;
 
-    fn take_customer(&mut self) -> Option<Box<Self>> {
-        self.customer.take()
+/// A [`PersonRef`] item as sent, borrowed from the body.
+type BorrowedItem<'a> = RawPerson<
+    IdentifiersRef<'a>,
+    Vec<(Text<'a>, AttrValue<'a>)>,
+    Vec<(Text<'a>, Option<i64>)>,
+    DeviceRef<'a>,
+>;
+
+/// A person's fields, in the order [`Person`] and [`PersonRef`] declare them.
+type PersonFields<I, A, T, V> = (I, A, T, Option<bool>, Vec<V>);
+
+/// A map of a person (`attributes`, `timestamps`), as a decoding holds it: owned, a map;
+/// borrowed, entries sorted by key ([`sorted_map`]). `null` or missing: empty.
+trait MapField<'de>: Default {
+    /// The map, from its JSON.
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
+    /// Whether it has no entries.
+    fn is_empty(&self) -> bool;
+}
+
+impl<'de, V: Deserialize<'de>> MapField<'de> for BTreeMap<String, V> {
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        null_as_default(d)
     }
 
-    fn is_wrapped(&self) -> bool {
-        self.customer.is_some()
+    fn is_empty(&self) -> bool {
+        BTreeMap::is_empty(self)
+    }
+}
+
+impl<'de, V: Deserialize<'de>> MapField<'de> for Vec<(Text<'de>, V)> {
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        sorted_map(d)
     }
 
-    fn bare(self) -> Result<Person, &'static str> {
-        Ok(Person {
-            identifiers: self.identifiers.ok_or(NO_PERSON)?,
-            attributes: self.attributes,
-            timestamps: self.timestamps,
-            unsubscribed: self.unsubscribed,
-            devices: self.devices,
-        })
+    fn is_empty(&self) -> bool {
+        <[_]>::is_empty(self)
     }
+}
 
+impl<'de, I, A: MapField<'de>, T: MapField<'de>, V> RawPerson<I, A, T, V> {
+    /// Whether the item has any field of a bare person.
     fn has_fields(&self) -> bool {
         self.identifiers.is_some()
             || !self.attributes.is_empty()
@@ -490,36 +524,38 @@ impl PersonItem for RawPerson {
             || self.unsubscribed.is_some()
             || !self.devices.is_empty()
     }
+
+    /// The person of the item, bare or wrapped once in `customer`; an item with both shapes, a
+    /// wrapper in a wrapper or no person is an error (at the item's JSON path).
+    fn person<E: serde::de::Error>(mut self) -> Result<PersonFields<I, A, T, V>, E> {
+        let bare = match self.customer.take() {
+            None => self,
+            Some(_) if self.has_fields() => return Err(E::custom(BOTH_SHAPES)),
+            Some(inner) if inner.customer.is_some() => return Err(E::custom(NESTED_CUSTOMER)),
+            Some(inner) => *inner,
+        };
+        let identifiers = bare.identifiers.ok_or_else(|| E::custom(NO_PERSON))?;
+        Ok((
+            identifiers,
+            bare.attributes,
+            bare.timestamps,
+            bare.unsubscribed,
+            bare.devices,
+        ))
+    }
 }
 
 impl<'de> Deserialize<'de> for Person {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        unwrap_person(RawPerson::deserialize(d)?)
-    }
-}
-
-/// A people item as sent, owned ([`RawPerson`]) or borrowed ([`RawPersonRef`]).
-trait PersonItem: Sized {
-    /// The person it holds.
-    type Person;
-    /// The wrapped item, `customer`, taken out.
-    fn take_customer(&mut self) -> Option<Box<Self>>;
-    /// Whether it has a `customer` of its own.
-    fn is_wrapped(&self) -> bool;
-    /// Whether it has any field of a bare person.
-    fn has_fields(&self) -> bool;
-    /// The person, or why the item holds none.
-    fn bare(self) -> Result<Self::Person, &'static str>;
-}
-
-/// The person of an item, bare or wrapped once in `customer`; an item with both shapes, a
-/// wrapper in a wrapper or no person is an error (at the item's JSON path).
-fn unwrap_person<R: PersonItem, E: serde::de::Error>(mut raw: R) -> Result<R::Person, E> {
-    match raw.take_customer() {
-        None => raw.bare().map_err(E::custom),
-        Some(_) if raw.has_fields() => Err(E::custom(BOTH_SHAPES)),
-        Some(inner) if inner.is_wrapped() => Err(E::custom(NESTED_CUSTOMER)),
-        Some(inner) => inner.bare().map_err(E::custom),
+        let (identifiers, attributes, timestamps, unsubscribed, devices) =
+            OwnedItem::deserialize(d)?.person()?;
+        Ok(Person {
+            identifiers,
+            attributes,
+            timestamps,
+            unsubscribed,
+            devices,
+        })
     }
 }
 
@@ -619,58 +655,18 @@ pub struct PersonRef<'a> {
     pub devices: Vec<DeviceRef<'a>>,
 }
 
-/// A [`PersonRef`] item as sent: bare, or wrapped in `customer`.
-#[derive(Deserialize)]
-struct RawPersonRef<'a> {
-    /// Required in the person (checked by [`PersonRef`]'s `Deserialize`); `null`: none.
-    #[serde(default, borrow)]
-    identifiers: Option<IdentifiersRef<'a>>,
-    #[serde(default, borrow, deserialize_with = "sorted_attributes")]
-    attributes: Vec<(Text<'a>, AttrValue<'a>)>,
-    #[serde(default, borrow, deserialize_with = "sorted_timestamps")]
-    timestamps: Vec<(Text<'a>, Option<i64>)>,
-    #[serde(default)]
-    unsubscribed: Option<bool>,
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    devices: Vec<DeviceRef<'a>>,
-    /// The person, when the item is wrapped.
-    #[serde(default, borrow)]
-    customer: Option<Box<RawPersonRef<'a>>>,
-}
-
-impl<'a> PersonItem for RawPersonRef<'a> {
-    type Person = PersonRef<'a>;
-
-    fn take_customer(&mut self) -> Option<Box<Self>> {
-        self.customer.take()
-    }
-
-    fn is_wrapped(&self) -> bool {
-        self.customer.is_some()
-    }
-
-    fn bare(self) -> Result<PersonRef<'a>, &'static str> {
-        Ok(PersonRef {
-            identifiers: self.identifiers.ok_or(NO_PERSON)?,
-            attributes: self.attributes,
-            timestamps: self.timestamps,
-            unsubscribed: self.unsubscribed,
-            devices: self.devices,
-        })
-    }
-
-    fn has_fields(&self) -> bool {
-        self.identifiers.is_some()
-            || !self.attributes.is_empty()
-            || !self.timestamps.is_empty()
-            || self.unsubscribed.is_some()
-            || !self.devices.is_empty()
-    }
-}
-
 impl<'de: 'a, 'a> Deserialize<'de> for PersonRef<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        unwrap_person(RawPersonRef::deserialize(d)?)
+        // Decoded for the body's lifetime (the maps' keys borrow from it), then shortened to 'a.
+        let (identifiers, attributes, timestamps, unsubscribed, devices) =
+            BorrowedItem::<'de>::deserialize(d)?.person()?;
+        Ok(PersonRef {
+            identifiers,
+            attributes,
+            timestamps,
+            unsubscribed,
+            devices,
+        })
     }
 }
 
@@ -916,18 +912,6 @@ where
         }
     }
     d.deserialize_option(Entries(std::marker::PhantomData))
-}
-
-fn sorted_attributes<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<(Text<'de>, AttrValue<'de>)>, D::Error> {
-    sorted_map(d)
-}
-
-fn sorted_timestamps<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<(Text<'de>, Option<i64>)>, D::Error> {
-    sorted_map(d)
 }
 
 /// A segment of `GET /v1/segments`.
