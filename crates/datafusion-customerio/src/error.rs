@@ -5,6 +5,7 @@ use std::time::Duration;
 
 /// What can go wrong between a SQL statement and Customer.io.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A table option (or a command-line setting) is unknown, repeated, missing or has a bad
     /// value. Raised at CREATE time, before any request.

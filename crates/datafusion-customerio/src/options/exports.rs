@@ -19,6 +19,7 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// A segment named in `segments`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum SegmentRef {
     /// By id.
     Id(i64),
@@ -28,6 +29,7 @@ pub enum SegmentRef {
 
 /// Which deliveries a deliveries export selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum DeliverySelector {
     /// `campaign_id`
     Campaign(i64),

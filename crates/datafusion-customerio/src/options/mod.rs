@@ -43,6 +43,7 @@ pub use time::{MAX_RELATIVE_DAYS, TimeSpec, check_window};
 /// The settings of one report, beyond how it reaches Customer.io: one variant per report, each
 /// holding only what that report takes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum ReportSettings {
     /// `campaigns`.
     Campaigns(MetricOptions),

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 
 /// The Customer.io reports this crate exposes as tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum Report {
     /// Campaign (automation) metrics and link metrics.
     Campaigns,

@@ -11,6 +11,7 @@ pub const MAX_RELATIVE_DAYS: i64 = 36_525;
 
 /// A window bound: absolute, or relative to the scan's "now".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum TimeSpec {
     /// An instant.
     At(#[serde(with = "micros")] DateTime<Utc>),
