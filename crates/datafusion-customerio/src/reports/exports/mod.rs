@@ -13,8 +13,9 @@
 //! exactly: known names are typed, requested attributes are text, and any other column is kept in
 //! `extra` (a map of column name to text). A time column none of whose values reads as a time
 //! fails the query, naming the column: its values are not NULL. A download cut off midway
-//! is opened again (with a fresh link when the old one expired) and the rows already emitted are
-//! skipped; a file with fewer rows than the export's `total` is an error, never a partial result.
+//! is opened again (after the retry policy's backoff, at most `max_attempts` times, with a fresh
+//! link when the old one expired) and the rows already emitted are skipped; a file with fewer
+//! rows than the export's `total` is an error, never a partial result.
 //!
 //! Where things are: `schema` (the columns of each export, and the facts of each kind),
 //! `plan` (which exports a scan runs), `download` (create, poll, download with resume),
