@@ -36,9 +36,8 @@ use datafusion_customerio::api::{LINK_METRICS, SERIES_METRICS};
 use datafusion_customerio::options::MetricOptions;
 use datafusion_customerio::reports::customers::{CustomersReport, local::people_batch};
 use datafusion_customerio::reports::exports::{ExportFileReader, ExportKind};
-use datafusion_customerio::reports::metrics::{
-    MetricKind, links_query, local::ItemDecoder, metrics_query,
-};
+use datafusion_customerio::reports::metrics::MetricKind;
+use datafusion_customerio::reports::metrics::local::{ItemDecoder, links_query, metrics_query};
 
 #[allow(dead_code)] // each bench uses some of the helpers
 mod support;

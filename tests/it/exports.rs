@@ -388,15 +388,82 @@ async fn expired_link_is_renewed_once_and_cut_downloads_resume_exactly() {
     .await;
     env.sql(ddl).await.unwrap();
     let err = env.sql(query).await.unwrap_err().to_string();
-    // hyper may drop the connection before the head goes out or mid-body: either way an error.
+    // hyper may drop the connection before the head goes out or mid-body: either way an error,
+    // after the table's max_attempts (5 by default) downloads.
     assert!(
-        err.contains("export 100") && err.contains("gave up after 3 attempts"),
+        err.contains("export 100")
+            && err.contains("gave up after 5 attempts")
+            && err.contains("max_attempts is 5"),
+        "{err}"
+    );
+    assert_eq!(env.requests("downloadExportFile"), 5);
+    assert!(
+        !err.contains("signature="),
+        "the signed link leaks into the error: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_are_tried_max_attempts_times() {
+    let ws = WorkspaceSpec {
+        customers: 2_000,
+        ..workspace("exp_attempts", "sim_us", Region::Us)
+    };
+    let ddl = |max_attempts: &str| {
+        format!(
+            "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+             OPTIONS (key 'sim_us', segments 'Email Activity - Clicks', attributes 'plan'{max_attempts})"
+        )
+    };
+    let query = "SELECT cio_id, plan FROM e ORDER BY cio_id";
+    let clean = {
+        let env = Env::start(config(&ws, ready())).await;
+        env.sql(&ddl("")).await.unwrap();
+        pretty(&env.sql(query).await.unwrap())
+    };
+    // The first three downloads are cut off (before the head or mid-body).
+    let cut_three = ExportConfig {
+        cut_downloads: 3,
+        cut_after_bytes: 3000,
+        ..ready()
+    };
+    // Three attempts allowed: the third cut fails the query, after exactly three downloads.
+    let env = Env::start(config(&ws, cut_three.clone())).await;
+    env.sql(&ddl(", max_attempts '3'")).await.unwrap();
+    let err = env.sql(query).await.unwrap_err().to_string();
+    assert!(
+        err.contains("export 100 (segment 'Email Activity - Clicks'")
+            && err.contains("gave up after 3 attempts (max_attempts is 3)"),
         "{err}"
     );
     assert!(
         !err.contains("signature="),
         "the signed link leaks into the error: {err}"
     );
+    assert_eq!(env.requests("downloadExportFile"), 3);
+    assert_eq!(env.requests("downloadExport"), 1, "no new link for a cut");
+    // Four allowed: the fourth download succeeds, with the clean rows, none doubled.
+    let env = Env::start(config(&ws, cut_three)).await;
+    env.sql(&ddl(", max_attempts '4'")).await.unwrap();
+    assert_eq!(pretty(&env.sql(query).await.unwrap()), clean);
+    assert_eq!(env.requests("downloadExportFile"), 4);
+    // One attempt: the first cut fails it.
+    let env = Env::start(config(
+        &ws,
+        ExportConfig {
+            cut_downloads: 1,
+            cut_after_bytes: 3000,
+            ..ready()
+        },
+    ))
+    .await;
+    env.sql(&ddl(", max_attempts '1'")).await.unwrap();
+    let err = env.sql(query).await.unwrap_err().to_string();
+    assert!(
+        err.contains("gave up after 1 attempt (max_attempts is 1)"),
+        "{err}"
+    );
+    assert_eq!(env.requests("downloadExportFile"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,12 @@
 //! Asynchronous exports: create, poll until `done` or `failed`, ask for a signed link, and fetch
 //! the file from it without the bearer header. The file comes back as a byte stream; turning it
 //! into rows is the report's job, after [`Unpack`] (gzip, however it is labelled).
+//!
+//! Two kinds of waiting, not to be confused: polling an export that is still `pending` is the
+//! poll cadence ([`wait_done`], bounded by `export_timeout`), not a retry; a failure (of a poll,
+//! of opening the file, a download cut off) is retried under the table's [`RetryPolicy`]: the
+//! API requests by [`Client::send`], the file by [`Download`], with the same count and backoff
+//! ([`Attempts`]).
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -12,8 +18,18 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{Client, RequestStats};
+use super::retry::Attempts;
+use super::{Client, RequestStats, RetryPolicy};
 use crate::error::{Error, Result};
+
+/// The first pause between two polls of a `pending` export; each pause doubles, up to
+/// [`POLL_MAX_PAUSE`]. The poll cadence, not a retry.
+const POLL_FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// The longest pause between two polls of a `pending` export.
+const POLL_MAX_PAUSE: Duration = Duration::from_secs(15);
+/// The time one attempt at downloading a file may take, body included: files can be large, so
+/// not the policy's `attempt_timeout`, which is for API answers.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
 
 /// An export as `GET /v1/exports/{id}` describes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +94,11 @@ pub async fn create(
 
 /// Polls `GET /v1/exports/{id}` with growing pauses until it is `done`; `failed` or running past
 /// `timeout` is an error naming the export and `what` it exports.
+///
+/// A `pending` answer is no failure: the pauses between polls ([`POLL_FIRST_PAUSE`], doubling up
+/// to [`POLL_MAX_PAUSE`]) are the poll cadence, and `timeout` (`export_timeout`) bounds them.
+/// A poll that fails (5xx, a transport error) is retried by [`Client::send`] under the table's
+/// [`RetryPolicy`] (`max_attempts`, backoff, deadline), as every API request is.
 pub async fn wait_done(
     client: &Client,
     id: i64,
@@ -86,7 +107,7 @@ pub async fn wait_done(
     stats: &RequestStats,
 ) -> Result<Export> {
     let started = Instant::now();
-    let mut pause = Duration::from_millis(500);
+    let mut pause = POLL_FIRST_PAUSE;
     loop {
         let e: Envelope = client.get(&format!("/v1/exports/{id}"), &[], stats).await?;
         let export = e.export;
@@ -109,7 +130,7 @@ pub async fn wait_done(
             )));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(15));
+        pause = (pause * 2).min(POLL_MAX_PAUSE);
     }
 }
 
@@ -151,7 +172,7 @@ pub async fn open(
     stats.requests.add(1);
     let resp = super::HTTP
         .get(url)
-        .timeout(Duration::from_secs(6 * 3600))
+        .timeout(DOWNLOAD_TIMEOUT)
         .send()
         .await
         .map_err(|e| {
@@ -198,6 +219,116 @@ pub async fn open(
             ))),
         })
         .into_stream())
+}
+
+/// The file of a done export, opened (and opened again) under the table's [`RetryPolicy`].
+///
+/// A link refused as expired (401/403) is renewed once, which is no failed attempt. A failure to
+/// open the file, or a body cut off midway ([`Download::cut_off`]), is a failed attempt: the next
+/// one waits the policy's backoff, and after `max_attempts` failed attempts the download fails
+/// naming the export, the last error and the count. The `deadline` bounds the time from the first
+/// attempt, or from the last cut, to the body streaming again: not the time the file takes.
+/// Resuming a cut download where it stopped is the reader's job (it skips the rows it has).
+#[derive(Debug)]
+pub struct Download<'a> {
+    client: &'a Client,
+    id: i64,
+    what: &'a str,
+    stats: &'a RequestStats,
+    url: String,
+    renewed: bool,
+    attempts: Attempts<'a>,
+}
+
+impl<'a> Download<'a> {
+    /// The download of export `id` (of `what`, for errors): asks for its signed link.
+    pub async fn start(
+        client: &'a Client,
+        id: i64,
+        what: &'a str,
+        stats: &'a RequestStats,
+    ) -> Result<Self> {
+        let url = download_url(client, id, stats).await?;
+        Ok(Download {
+            client,
+            id,
+            what,
+            stats,
+            url,
+            renewed: false,
+            attempts: Attempts::new(&client.config.retry),
+        })
+    }
+
+    /// The policy the download retries under.
+    fn policy(&self) -> &RetryPolicy {
+        &self.client.config.retry
+    }
+
+    /// Opens the file as a stream of chunks: renews an expired link once, and retries a failure
+    /// to open under the policy.
+    pub async fn open(
+        &mut self,
+    ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static + use<>> {
+        let id = self.id;
+        loop {
+            match open(&self.url, self.stats).await {
+                Ok(body) => return Ok(body),
+                Err(OpenError::Expired(why)) if !self.renewed => {
+                    // The link lasts 15 minutes: ask for a new one, once.
+                    tracing::debug!(export = id, %why, "download link refused; asking for a new one");
+                    self.renewed = true;
+                    self.url = download_url(self.client, id, self.stats).await?;
+                }
+                Err(OpenError::Expired(why)) => {
+                    return Err(Error::Export(format!(
+                        "export {id} ({}): {why}, also with a new link",
+                        self.what
+                    )));
+                }
+                Err(OpenError::Other(e)) => {
+                    tracing::debug!(export = id, error = %e, "download did not start");
+                    self.failed(e).await?;
+                }
+            }
+        }
+    }
+
+    /// The body opened last was cut off by `e`: waits the backoff before it is opened again, or
+    /// fails when that was the last attempt the policy allows.
+    pub async fn cut_off(&mut self, e: Error) -> Result<()> {
+        tracing::debug!(export = self.id, error = %e, "download cut off");
+        // The body streamed until now: the deadline counts from the cut, not from the start.
+        self.attempts.restart_clock();
+        self.failed(e).await
+    }
+
+    /// Counts a failed attempt that ended with `e`: waits before the next, or fails.
+    async fn failed(&mut self, e: Error) -> Result<()> {
+        match self.attempts.failed() {
+            Some(wait) => {
+                self.stats.retries.add(1);
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            None => {
+                let (made, max) = (self.attempts.failures(), self.policy().max_attempts);
+                let why = if made >= max {
+                    format!("max_attempts is {max}")
+                } else {
+                    format!(
+                        "the next would end past the deadline of {}s",
+                        self.policy().deadline.as_secs()
+                    )
+                };
+                let noun = if made == 1 { "attempt" } else { "attempts" };
+                Err(Error::Export(format!(
+                    "export {} ({}): {e}; gave up after {made} {noun} ({why})",
+                    self.id, self.what
+                )))
+            }
+        }
+    }
 }
 
 /// The first bytes of a gzip member.

@@ -1,5 +1,7 @@
 //! The Customer.io App API client: base URL, bearer auth, the per-key rate limit, retries and
-//! pagination. Every request goes through [`Client::send`], the one retry loop of the crate.
+//! pagination. Every API request goes through [`Client::send`], the crate's retry loop; export
+//! file downloads, which are no API requests, retry under the same policy and count
+//! ([`retry::Attempts`]) in [`exports::Download`].
 
 pub mod exports;
 pub mod models;
@@ -15,7 +17,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use datafusion::physical_plan::metrics::Count;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use tokio::time::Instant;
 
 use crate::credentials::{Credential, Region, Secret};
 use crate::error::{Error, Result};
@@ -281,8 +282,8 @@ impl Client {
     {
         let endpoint = format!("{method} {path}");
         let policy = &self.config.retry;
-        let started = Instant::now();
-        let (mut failures, mut throttled) = (0u32, 0u32);
+        let mut budget = retry::Attempts::new(policy);
+        let mut throttled = 0u32;
         loop {
             self.limiter.acquire(self.config.rate_limit).await;
             stats.requests.add(1);
@@ -298,27 +299,24 @@ impl Client {
                     rate_limited,
                 } => (wait, last, rate_limited),
             };
-            let attempts = failures + throttled + 1;
+            let attempts = budget.failures() + throttled + 1;
             let wait = if rate_limited {
                 throttled += 1;
                 stats.rate_limited.add(1);
                 let wait = wait.unwrap_or_else(|| policy.backoff(throttled));
                 self.limiter.pause_for(wait);
-                wait
+                (throttled <= policy.max_rate_limited && budget.allows(wait)).then_some(wait)
             } else {
-                failures += 1;
-                policy.backoff(failures)
+                budget.failed()
             };
-            let out_of_time = started.elapsed() + wait > policy.deadline;
-            if failures >= policy.max_attempts || throttled > policy.max_rate_limited || out_of_time
-            {
+            let Some(wait) = wait else {
                 return Err(Error::RetriesExhausted {
                     endpoint,
                     attempts,
-                    elapsed: started.elapsed(),
+                    elapsed: budget.elapsed(),
                     last,
                 });
-            }
+            };
             stats.retries.add(1);
             tracing::debug!(%endpoint, attempts, ?wait, %last, "retrying");
             if !rate_limited {

@@ -1,8 +1,15 @@
-//! When and how long to retry. The loop itself is in [`super::Client::send`]; this holds the policy.
+//! When and how long to retry: the policy, and [`Attempts`], the count and clock of one request
+//! under it. Both retry loops of the crate keep their count with [`Attempts`]: the API's, in
+//! [`super::Client::send`], and the export download's, in [`super::exports::Download`].
+//!
+//! Not a retry: waiting for an export that is still `pending` ([`super::exports::wait_done`]).
+//! That wait is the poll cadence, bounded by `export_timeout`; each poll is a request, which
+//! [`super::Client::send`] retries under the policy like any other.
 
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::time::Instant;
 
 /// Retry settings of a client.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +57,56 @@ impl RetryPolicy {
     }
 }
 
+/// The failed attempts of one request (or one download) under a [`RetryPolicy`], and its clock:
+/// whether another attempt may be made, and after how long.
+#[derive(Debug)]
+pub struct Attempts<'a> {
+    policy: &'a RetryPolicy,
+    started: Instant,
+    failures: u32,
+}
+
+impl<'a> Attempts<'a> {
+    /// No attempt failed yet; the deadline counts from now.
+    pub fn new(policy: &'a RetryPolicy) -> Self {
+        Attempts {
+            policy,
+            started: Instant::now(),
+            failures: 0,
+        }
+    }
+
+    /// Attempts that failed so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Time since the first attempt (or the last [`Attempts::restart_clock`]).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Whether one more attempt may be made after waiting `wait`: fewer than `max_attempts` have
+    /// failed, and the wait ends within the `deadline`.
+    pub fn allows(&self, wait: Duration) -> bool {
+        self.failures < self.policy.max_attempts && self.elapsed() + wait <= self.policy.deadline
+    }
+
+    /// Counts a failed attempt: the backoff to wait before the next one (exponential, with
+    /// jitter), or `None` when this was the last one the policy allows.
+    pub fn failed(&mut self) -> Option<Duration> {
+        self.failures += 1;
+        let wait = self.policy.backoff(self.failures);
+        self.allows(wait).then_some(wait)
+    }
+
+    /// Restarts the deadline's clock (not the count): after a download streamed for a while, the
+    /// deadline bounds getting it going again, not the time the file took.
+    pub fn restart_clock(&mut self) {
+        self.started = Instant::now();
+    }
+}
+
 /// Whether an HTTP status is worth retrying (429 is handled on its own).
 pub fn is_transient(status: u16) -> bool {
     status == 408 || (500..=599).contains(&status)
@@ -72,6 +129,28 @@ mod tests {
             let ceiling = (p.base_backoff * 2u32.pow((retry - 1).min(16))).min(p.max_backoff);
             assert!(b <= ceiling && b >= ceiling / 2, "retry {retry}: {b:?}");
         }
+    }
+
+    #[test]
+    fn attempts_end_at_max_attempts_or_at_the_deadline() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_backoff: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let mut a = Attempts::new(&policy);
+        assert!(a.failed().is_some() && a.failed().is_some());
+        assert_eq!(a.failed(), None, "a third failure of 3 allowed");
+        assert_eq!(a.failures(), 3);
+        // A backoff of at least 50ms does not fit a deadline of 10ms: no second attempt.
+        let tight = RetryPolicy {
+            base_backoff: Duration::from_millis(100),
+            deadline: Duration::from_millis(10),
+            ..RetryPolicy::default()
+        };
+        let mut a = Attempts::new(&tight);
+        assert_eq!(a.failed(), None);
+        assert_eq!(a.failures(), 1);
     }
 
     #[test]

@@ -535,8 +535,9 @@ fn devices_array(people: &[PersonRef<'_>]) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-/// Answers already at hand (saved bodies, a bench's pages), decoded as a scan decodes them. Not
-/// part of the API.
+/// Answers already at hand (saved bodies, a bench's pages), decoded as a scan decodes them: for
+/// the benchmarks, behind the `test-support` feature. Not part of the API.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod local {
     use super::*;

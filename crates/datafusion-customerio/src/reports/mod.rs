@@ -121,8 +121,9 @@ pub struct ReadRequest {
 
 impl ReadRequest {
     /// A request whose client never reaches the network, for decoding bytes already at hand
-    /// (benches, fuzz targets): the `projection`, nothing pushed down, no limit.
-    pub fn detached(projection: Vec<usize>) -> ReadRequest {
+    /// (a local export file, benches, fuzz targets): the `projection`, nothing pushed down, no
+    /// limit.
+    pub(crate) fn detached(projection: Vec<usize>) -> ReadRequest {
         let config = crate::client::ClientConfig {
             base_url: "http://127.0.0.1:9".into(),
             api_key: crate::Secret::new("detached-reader"),
