@@ -187,7 +187,8 @@ impl Given {
                 return Err(Error::option(
                     key.as_str(),
                     format!(
-                        "unknown option '{raw_key}' for report {report}; {hint}valid options are                          {}",
+                        "unknown option '{raw_key}' for report {report}; {hint}valid options \
+                         are {}",
                         names.join(", ")
                     ),
                 ));
