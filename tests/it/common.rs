@@ -73,8 +73,6 @@ pub fn workspace(test: &str, name: &str, region: Region) -> WorkspaceSpec {
     }
 }
 
-/// A simulator, a session with the factory registered, and the credentials `sim_us`/`sim_eu`
-/// (or each workspace's name) pointing at it.
 /// The test's fixed clock seen by the simulator, which has a clock type of its own (it shares no
 /// code with the connector).
 #[derive(Debug)]
@@ -87,6 +85,8 @@ impl customerio_sim::clock::Clock for SimClock {
     }
 }
 
+/// A simulator, a session with the factory registered, and the credentials `sim_us`/`sim_eu`
+/// (or each workspace's name) pointing at it.
 pub struct Env {
     /// On a thread and runtime of its own, like a real server: arrival times it logs do not
     /// depend on how busy the test's own threads are.

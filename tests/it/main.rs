@@ -8,6 +8,7 @@ mod customers;
 #[cfg(feature = "distributed")]
 mod distributed;
 mod drift;
+mod embedding;
 mod exports;
 mod fuzz_corpus;
 mod hardening;

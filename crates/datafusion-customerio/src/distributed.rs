@@ -187,10 +187,9 @@ impl CustomerIoCodec {
         if e.partitions == 0 {
             return Err(bad("0 partitions".to_string()));
         }
-        let clock = Arc::new(FixedClock::new(now));
-        let table =
-            CustomerIoTable::with_columns(e.options, declared, self.cio.credentials(), clock)
-                .map_err(|err| DataFusionError::Plan(format!("on this worker: {err}")))?;
+        let cio = self.cio.clone().with_clock(Arc::new(FixedClock::new(now)));
+        let table = CustomerIoTable::with_columns(e.options, declared, &cio)
+            .map_err(|err| DataFusionError::Plan(format!("on this worker: {err}")))?;
         let pushed = match e.pushed {
             None => None,
             Some(p) => {

@@ -62,16 +62,21 @@ pub use options::{Report, TableOptions};
 pub use provider::CustomerIoTable;
 pub use provider::factory::CustomerIoFactory;
 
+use client::{Pacers, Transport};
 use clock::{Clock, SystemClock};
 
 /// The name the factory is registered under: `STORED AS CUSTOMERIO`.
 pub const FORMAT_NAME: &str = "CUSTOMERIO";
 
-/// The entry point for applications: credentials, a clock, and registration on a session.
+/// The entry point for applications: credentials, a clock, the HTTP client and pacers its
+/// tables send through, and registration on a session. Nothing it uses is process-global that
+/// an application cannot replace: [`CustomerIo::with_http_client`], [`CustomerIo::with_pacers`],
+/// [`CustomerIo::with_clock`].
 #[derive(Debug, Clone)]
 pub struct CustomerIo {
     credentials: Arc<Credentials>,
     clock: Arc<dyn Clock>,
+    transport: Transport,
 }
 
 impl Default for CustomerIo {
@@ -91,7 +96,32 @@ impl CustomerIo {
         CustomerIo {
             credentials: Arc::new(credentials),
             clock: Arc::new(SystemClock),
+            transport: Transport::shared(),
         }
+    }
+
+    /// Sends every request of this instance's tables through `http` (its proxy, TLS roots,
+    /// timeouts and `User-Agent`) instead of the process's default client.
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.transport = self.transport.with_http_client(http);
+        self
+    }
+
+    /// Paces keys with `pacers` instead of the process's registry ([`Pacers::shared`]). Tables
+    /// that share a registry share each key's rate limit.
+    pub fn with_pacers(mut self, pacers: Arc<Pacers>) -> Self {
+        self.transport = self.transport.with_pacers(pacers);
+        self
+    }
+
+    /// The HTTP client and pacers this instance's tables send through.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The clock ("now") of this instance's tables.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Uses `clock` for "now" (bucket boundaries, relative windows checked at CREATE); for
@@ -108,10 +138,7 @@ impl CustomerIo {
 
     /// The `CREATE EXTERNAL TABLE` factory.
     pub fn factory(&self) -> Arc<CustomerIoFactory> {
-        Arc::new(CustomerIoFactory::new(
-            self.credentials.clone(),
-            self.clock.clone(),
-        ))
+        Arc::new(CustomerIoFactory::new(self.clone()))
     }
 
     /// Registers `STORED AS CUSTOMERIO` on `ctx`.
@@ -135,10 +162,6 @@ impl CustomerIo {
 
     /// A table built from typed options, without SQL. Makes no request.
     pub fn table(&self, options: TableOptions) -> Result<Arc<CustomerIoTable>> {
-        Ok(Arc::new(CustomerIoTable::try_new(
-            options,
-            &self.credentials,
-            self.clock.clone(),
-        )?))
+        Ok(Arc::new(CustomerIoTable::try_new(options, self)?))
     }
 }

@@ -165,12 +165,13 @@ pub enum OpenError {
 
 /// Opens the file at a signed link, without the bearer header, as a stream of chunks.
 pub async fn open(
+    http: &reqwest::Client,
     url: &str,
     stats: &RequestStats,
 ) -> std::result::Result<impl Stream<Item = Result<Bytes>> + Send + 'static + use<>, OpenError> {
     let shown = redact_url(url);
     stats.requests.add(1);
-    let resp = super::HTTP
+    let resp = http
         .get(url)
         .timeout(DOWNLOAD_TIMEOUT)
         .send()
@@ -272,7 +273,7 @@ impl<'a> Download<'a> {
     ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static + use<>> {
         let id = self.id;
         loop {
-            match open(&self.url, self.stats).await {
+            match open(&self.client.http, &self.url, self.stats).await {
                 Ok(body) => return Ok(body),
                 Err(OpenError::Expired(why)) if !self.renewed => {
                     // The link lasts 15 minutes: ask for a new one, once.

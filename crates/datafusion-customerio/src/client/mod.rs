@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::credentials::{Credential, Region, Secret};
 use crate::error::{Error, Result};
-pub use ratelimit::RateLimiter;
+pub use ratelimit::{Pacers, RateLimiter};
 pub use retry::RetryPolicy;
 
 /// Customer.io's documented limit: 10 requests per second per workspace.
@@ -118,20 +118,87 @@ pub fn set_instance_label(label: impl Into<String>) {
     let _ = INSTANCE.set(label);
 }
 
-pub(crate) static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
+/// The time the default HTTP client gives a connection to open. An application that wants
+/// another passes its own client ([`crate::CustomerIo::with_http_client`]).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The process's default HTTP client: [`CONNECT_TIMEOUT`], idle connections kept 30 s, and the
+/// crate's `User-Agent`. Built once, on first use (its TLS roots take a while).
+static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(30))
         .user_agent(USER_AGENT.as_str())
         .build()
         .unwrap_or_default()
 });
 
+/// What the clients of one [`crate::CustomerIo`] send through: an HTTP client and the pacers of
+/// the keys. By default the process's ([`Transport::shared`]); an embedder replaces either
+/// (its own `reqwest::Client`, with its proxy, TLS roots or timeouts; its own [`Pacers`]).
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    pacers: Arc<Pacers>,
+}
+
+impl Transport {
+    /// The process's HTTP client and pacers.
+    pub fn shared() -> Self {
+        Transport {
+            http: HTTP.clone(),
+            pacers: Pacers::shared(),
+        }
+    }
+
+    /// `http` and `pacers`.
+    pub fn new(http: reqwest::Client, pacers: Arc<Pacers>) -> Self {
+        Transport { http, pacers }
+    }
+
+    /// This transport with `http` instead of its HTTP client.
+    pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// This transport with `pacers` instead of its pacers.
+    pub fn with_pacers(mut self, pacers: Arc<Pacers>) -> Self {
+        self.pacers = pacers;
+        self
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The pacers of the keys.
+    pub fn pacers(&self) -> &Arc<Pacers> {
+        &self.pacers
+    }
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Self::shared()
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("pacers", &self.pacers)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A client for one workspace (one API key).
 #[derive(Clone)]
 pub struct Client {
     config: ClientConfig,
     limiter: Arc<RateLimiter>,
+    http: reqwest::Client,
 }
 
 impl fmt::Debug for Client {
@@ -164,14 +231,22 @@ enum Attempt<T> {
 }
 
 impl Client {
-    /// A client sharing the process-wide limiter of its key.
+    /// A client with the process's HTTP client and the process-wide limiter of its key.
     pub fn new(config: ClientConfig) -> Self {
-        let limiter = ratelimit::limiter_for(&config.api_key);
-        // Build the shared HTTP client (its TLS roots take a while) now, not after the first
-        // request's slot has been granted: that would send the first request late and the next
-        // ones on time, bunching them at the server.
-        LazyLock::force(&HTTP);
-        Client { config, limiter }
+        Self::with_transport(config, &Transport::shared())
+    }
+
+    /// A client sending through `transport`: its HTTP client, and its pacer of the key.
+    /// (The HTTP client is built before this, not after the first request's slot has been
+    /// granted: that would send the first request late and the next ones on time, bunching them
+    /// at the server.)
+    pub fn with_transport(config: ClientConfig, transport: &Transport) -> Self {
+        let limiter = transport.pacers.limiter_for(&config.api_key);
+        Client {
+            config,
+            limiter,
+            http: transport.http.clone(),
+        }
     }
 
     /// The base URL requests go to.
@@ -340,7 +415,8 @@ impl Client {
         D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
     {
         let url = format!("{}{}", self.config.base_url, path);
-        let mut req = HTTP
+        let mut req = self
+            .http
             .request(method.clone(), &url)
             .bearer_auth(self.config.api_key.expose())
             .header(reqwest::header::ACCEPT, "application/json")

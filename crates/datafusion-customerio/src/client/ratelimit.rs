@@ -96,15 +96,49 @@ impl RateLimiter {
     }
 }
 
-static HASHER: LazyLock<std::collections::hash_map::RandomState> =
-    LazyLock::new(std::collections::hash_map::RandomState::new);
-static LIMITERS: LazyLock<Mutex<HashMap<u64, Arc<RateLimiter>>>> = LazyLock::new(Mutex::default);
+/// The pacers of API keys: one [`RateLimiter`] per key, so every client of a key shares its
+/// limit. Keys are told apart by a keyed hash, never stored. [`CustomerIo`](crate::CustomerIo)
+/// uses the process's registry ([`Pacers::shared`]) unless it is given one
+/// ([`CustomerIo::with_pacers`](crate::CustomerIo::with_pacers)): an application that runs
+/// several independent tenants in one process, or that paces a key together with other code of
+/// its own, passes its own.
+#[derive(Default)]
+pub struct Pacers {
+    hasher: std::collections::hash_map::RandomState,
+    limiters: Mutex<HashMap<u64, Arc<RateLimiter>>>,
+}
 
-/// The process-wide limiter of `key`. Keys are told apart by a keyed hash, never stored.
-pub fn limiter_for(key: &Secret) -> Arc<RateLimiter> {
-    let fingerprint = HASHER.hash_one(key.expose());
-    let mut map = LIMITERS.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(fingerprint).or_default().clone()
+impl std::fmt::Debug for Pacers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacers")
+            .field("keys", &self.keys())
+            .finish()
+    }
+}
+
+impl Pacers {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The process's registry, the default of every [`CustomerIo`](crate::CustomerIo).
+    pub fn shared() -> Arc<Pacers> {
+        static SHARED: LazyLock<Arc<Pacers>> = LazyLock::new(Arc::default);
+        SHARED.clone()
+    }
+
+    /// How many keys this registry paces.
+    pub fn keys(&self) -> usize {
+        self.limiters.lock().map_or(0, |m| m.len())
+    }
+
+    /// The limiter of `key` in this registry.
+    pub fn limiter_for(&self, key: &Secret) -> Arc<RateLimiter> {
+        let fingerprint = self.hasher.hash_one(key.expose());
+        let mut map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(fingerprint).or_default().clone()
+    }
 }
 
 #[cfg(test)]
@@ -164,11 +198,21 @@ mod tests {
     }
 
     #[test]
-    fn one_limiter_per_key() {
-        let a = limiter_for(&Secret::new("key-a"));
-        let a2 = limiter_for(&Secret::new("key-a"));
-        let b = limiter_for(&Secret::new("key-b"));
+    fn one_limiter_per_key_and_registry() {
+        let pacers = Pacers::new();
+        let a = pacers.limiter_for(&Secret::new("key-a"));
+        let a2 = pacers.limiter_for(&Secret::new("key-a"));
+        let b = pacers.limiter_for(&Secret::new("key-b"));
         assert!(Arc::ptr_eq(&a, &a2));
         assert!(!Arc::ptr_eq(&a, &b));
+        // Another registry paces the same key on its own; the shared one is one registry.
+        let other = Pacers::new().limiter_for(&Secret::new("key-a"));
+        assert!(!Arc::ptr_eq(&a, &other));
+        let shared = Pacers::shared().limiter_for(&Secret::new("key-a"));
+        assert!(Arc::ptr_eq(
+            &shared,
+            &Pacers::shared().limiter_for(&Secret::new("key-a"))
+        ));
+        assert!(!format!("{pacers:?}").contains("key-a"));
     }
 }

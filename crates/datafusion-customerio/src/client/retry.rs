@@ -24,8 +24,6 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// The overall time one request may take, retries included.
     pub deadline: Duration,
-    /// Time to establish a connection.
-    pub connect_timeout: Duration,
     /// Time for one attempt, headers and body.
     pub attempt_timeout: Duration,
 }
@@ -38,7 +36,6 @@ impl Default for RetryPolicy {
             base_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(10),
             deadline: Duration::from_secs(120),
-            connect_timeout: Duration::from_secs(10),
             attempt_timeout: Duration::from_secs(60),
         }
     }

@@ -9,21 +9,19 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::CreateExternalTable;
 
 use super::CustomerIoTable;
-use crate::clock::Clock;
-use crate::credentials::Credentials;
+use crate::CustomerIo;
 use crate::options::{Report, TableOptions};
 
 /// Builds Customer.io tables from DDL. Registered under `CUSTOMERIO` by [`crate::CustomerIo`].
 #[derive(Debug, Clone)]
 pub struct CustomerIoFactory {
-    credentials: Arc<Credentials>,
-    clock: Arc<dyn Clock>,
+    cio: CustomerIo,
 }
 
 impl CustomerIoFactory {
-    /// A factory resolving keys from `credentials`.
-    pub fn new(credentials: Arc<Credentials>, clock: Arc<dyn Clock>) -> Self {
-        CustomerIoFactory { credentials, clock }
+    /// A factory making tables of `cio` (its credentials, clock, HTTP client and pacers).
+    pub fn new(cio: CustomerIo) -> Self {
+        CustomerIoFactory { cio }
     }
 }
 
@@ -56,13 +54,12 @@ impl TableProviderFactory for CustomerIoFactory {
                 "table {table}: report {report} does not support {what}"
             )));
         }
-        let options = TableOptions::parse(report, &cmd.options, self.clock.now())
+        let options = TableOptions::parse(report, &cmd.options, self.cio.clock().now())
             .map_err(|e| context(&table, e))?;
         let declared =
             (!cmd.schema.fields().is_empty()).then(|| Arc::new(cmd.schema.as_arrow().clone()));
-        let provider =
-            CustomerIoTable::with_columns(options, declared, &self.credentials, self.clock.clone())
-                .map_err(|e| context(&table, e))?;
+        let provider = CustomerIoTable::with_columns(options, declared, &self.cio)
+            .map_err(|e| context(&table, e))?;
         Ok(Arc::new(provider))
     }
 }

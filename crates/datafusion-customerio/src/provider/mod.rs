@@ -17,9 +17,9 @@ use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::scalar::ScalarValue;
 
+use crate::CustomerIo;
 use crate::client::{Client, ClientConfig};
 use crate::clock::Clock;
-use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::options::{Report, ReportSettings, TableOptions};
 use crate::reports::customers::CustomersReport;
@@ -49,22 +49,18 @@ impl fmt::Debug for CustomerIoTable {
 }
 
 impl CustomerIoTable {
-    /// A table for `options`, its key resolved from `credentials`. Makes no request.
-    pub fn try_new(
-        options: TableOptions,
-        credentials: &Credentials,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self> {
-        Self::with_columns(options, None, credentials, clock)
+    /// A table for `options`, its key resolved from `cio`'s credentials. Makes no request.
+    pub fn try_new(options: TableOptions, cio: &CustomerIo) -> Result<Self> {
+        Self::with_columns(options, None, cio)
     }
 
     /// A table with the columns of `declared` (a DDL column list), where the report allows it.
     pub fn with_columns(
         options: TableOptions,
         declared: Option<SchemaRef>,
-        credentials: &Credentials,
-        clock: Arc<dyn Clock>,
+        cio: &CustomerIo,
     ) -> Result<Self> {
+        let clock = cio.clock().clone();
         if declared.is_some() && options.report() != Report::Customers {
             return Err(crate::Error::option(
                 "columns",
@@ -76,7 +72,7 @@ impl CustomerIoTable {
             ));
         }
         let c = &options.connection;
-        let credential = credentials.resolve(&c.key)?;
+        let credential = cio.credentials().resolve(&c.key)?;
         credential.check_region(&c.key, c.region)?;
         let mut config = ClientConfig::from_credential(
             &credential,
@@ -85,7 +81,7 @@ impl CustomerIoTable {
             c.rate_limit,
         );
         config.retry = c.retry_policy();
-        let client = Client::new(config);
+        let client = Client::with_transport(config, cio.transport());
         let workspace = c.workspace_label().to_string();
         let reader: Arc<dyn ReportReader> = match &options.settings {
             ReportSettings::Campaigns(m) => Arc::new(MetricReport::new(
