@@ -95,8 +95,8 @@ pub async fn create(
 /// Polls `GET /v1/exports/{id}` with growing pauses until it is `done`; `failed` or running past
 /// `timeout` is an error naming the export and `what` it exports.
 ///
-/// A `pending` answer is no failure: the pauses between polls ([`POLL_FIRST_PAUSE`], doubling up
-/// to [`POLL_MAX_PAUSE`]) are the poll cadence, and `timeout` (`export_timeout`) bounds them.
+/// A `pending` answer is no failure: the pauses between polls (500 ms, doubling up
+/// to 15 s) are the poll cadence, and `timeout` (`export_timeout`) bounds them.
 /// A poll that fails (5xx, a transport error) is retried by [`Client::send`] under the table's
 /// [`RetryPolicy`] (`max_attempts`, backoff, deadline), as every API request is.
 pub async fn wait_done(

@@ -17,6 +17,24 @@ impl Report {
     }
 }
 
+/// Every report's options: [`CONNECTION_OPTIONS`] then `own`, as one table (`N` is their count).
+const fn with_connection<const N: usize>(
+    own: &[(&'static str, &'static str)],
+) -> [(&'static str, &'static str); N] {
+    let mut all = [("", ""); N];
+    let mut i = 0;
+    while i < CONNECTION_OPTIONS.len() {
+        all[i] = CONNECTION_OPTIONS[i];
+        i += 1;
+    }
+    assert!(CONNECTION_OPTIONS.len() + own.len() == N);
+    while i < N {
+        all[i] = own[i - CONNECTION_OPTIONS.len()];
+        i += 1;
+    }
+    all
+}
+
 const CONNECTION_OPTIONS: [(&str, &str); 8] = [
     (
         "key",
@@ -52,15 +70,7 @@ const CONNECTION_OPTIONS: [(&str, &str); 8] = [
     ),
 ];
 
-const METRIC_OPTIONS: &[(&str, &str)] = &[
-    CONNECTION_OPTIONS[0],
-    CONNECTION_OPTIONS[1],
-    CONNECTION_OPTIONS[2],
-    CONNECTION_OPTIONS[3],
-    CONNECTION_OPTIONS[4],
-    CONNECTION_OPTIONS[5],
-    CONNECTION_OPTIONS[6],
-    CONNECTION_OPTIONS[7],
+const METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 4 }>(&[
     (
         "metric_type",
         "channel to report: campaigns email, webhook, twilio, whatsapp, slack, push, in_app, live_notification; newsletters email, webhook, twilio, push, in_app, inbox (default: all)",
@@ -74,7 +84,7 @@ const METRIC_OPTIONS: &[(&str, &str)] = &[
         "unique_links",
         "true to count each person once in link metrics (default false)",
     ),
-];
+]);
 
 const EXPORT_TIMEOUT: (&str, &str) = (
     "export_timeout",
@@ -85,32 +95,16 @@ const EXPORT_ATTRIBUTES: (&str, &str) = (
     "extra person attributes as columns: a JSON array or a comma-separated list",
 );
 
-const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &[
-    CONNECTION_OPTIONS[0],
-    CONNECTION_OPTIONS[1],
-    CONNECTION_OPTIONS[2],
-    CONNECTION_OPTIONS[3],
-    CONNECTION_OPTIONS[4],
-    CONNECTION_OPTIONS[5],
-    CONNECTION_OPTIONS[6],
-    CONNECTION_OPTIONS[7],
+const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 3 }>(&[
     (
         "segments",
         "segment names or ids: a JSON array or a comma-separated list (default: everyone)",
     ),
     EXPORT_ATTRIBUTES,
     EXPORT_TIMEOUT,
-];
+]);
 
-const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &[
-    CONNECTION_OPTIONS[0],
-    CONNECTION_OPTIONS[1],
-    CONNECTION_OPTIONS[2],
-    CONNECTION_OPTIONS[3],
-    CONNECTION_OPTIONS[4],
-    CONNECTION_OPTIONS[5],
-    CONNECTION_OPTIONS[6],
-    CONNECTION_OPTIONS[7],
+const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 10 }>(&[
     (
         "campaign_id",
         "export this campaign's deliveries (at most one selector)",
@@ -139,7 +133,7 @@ const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &[
     ("drafts", "true to include drafts (default false)"),
     EXPORT_ATTRIBUTES,
     EXPORT_TIMEOUT,
-];
+]);
 
 /// The closest name within edit distance 2, if any.
 pub(crate) fn did_you_mean<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
