@@ -138,7 +138,9 @@ static HTTP: LazyLock<reqwest::Client> = LazyLock::new(|| {
 /// (its own `reqwest::Client`, with its proxy, TLS roots or timeouts; its own [`Pacers`]).
 #[derive(Clone)]
 pub struct Transport {
-    http: reqwest::Client,
+    /// `None`: the process's default client, built when the first [`Client`] is made (so that
+    /// [`set_instance_label`], called after a `CustomerIo` was made, still names its requests).
+    http: Option<reqwest::Client>,
     pacers: Arc<Pacers>,
 }
 
@@ -146,19 +148,22 @@ impl Transport {
     /// The process's HTTP client and pacers.
     pub fn shared() -> Self {
         Transport {
-            http: HTTP.clone(),
+            http: None,
             pacers: Pacers::shared(),
         }
     }
 
     /// `http` and `pacers`.
     pub fn new(http: reqwest::Client, pacers: Arc<Pacers>) -> Self {
-        Transport { http, pacers }
+        Transport {
+            http: Some(http),
+            pacers,
+        }
     }
 
     /// This transport with `http` instead of its HTTP client.
     pub fn with_http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = http;
+        self.http = Some(http);
         self
     }
 
@@ -168,9 +173,9 @@ impl Transport {
         self
     }
 
-    /// The HTTP client.
+    /// The HTTP client (the process's default unless one was handed in).
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        self.http.as_ref().unwrap_or(&HTTP)
     }
 
     /// The pacers of the keys.
@@ -245,7 +250,7 @@ impl Client {
         Client {
             config,
             limiter,
-            http: transport.http.clone(),
+            http: transport.http().clone(),
         }
     }
 
