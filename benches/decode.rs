@@ -181,7 +181,7 @@ async fn fetch(sizes: &Sizes, csv: &Path) -> Pages {
     let now = Utc::now();
     let v2 = metrics_query(MetricKind::Campaigns, &o, now);
     let v1 = metrics_query(MetricKind::Newsletters, &o, now);
-    let links = links_query(&o);
+    let links = links_query(MetricKind::Campaigns, &o);
     let mut campaigns = Vec::new();
     for id in 1..=i64::from(sizes.campaigns) {
         let m = get(format!("/v1/campaigns/{id}/metrics"), v2.clone()).await;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, SecondsFormat};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use cio_sql::exec::{ExecOptions, Interrupt};
 use cio_sql::ingest::{self, FailPoints, IngestJob, RunEnv, RunError};
 use cio_sql::output::Format;
@@ -123,7 +123,8 @@ enum Command {
 #[derive(ClapArgs, Debug)]
 struct ScheduleArgs {
     /// The script: SQL and download statements, writing with COPY (...) TO '<url>' STORED AS
-    /// PARQUET; URLs may use ${run_date} and ${run_ts}.
+    /// PARQUET; URLs may use ${run_date} and ${run_ts}, and queries ${last_run_ts},
+    /// ${this_run_ts} and ${last_run_date} (the run's window, for incremental loads).
     #[arg(long = "file", short = 'f', value_name = "FILE")]
     file: PathBuf,
     /// Local time of the daily run.
@@ -157,6 +158,14 @@ struct ScheduleArgs {
     /// Minutes between tries.
     #[arg(long, default_value_t = 30, value_name = "MINUTES")]
     retry_delay: u64,
+    /// How far behind its scheduled time a run's window (${last_run_ts} to ${this_run_ts})
+    /// ends, so that data arriving late by up to this much is still read: 0s, 90s, 15m, 1h.
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    lookback: String,
+    /// Where the first run's window starts (RFC 3339 or YYYY-MM-DD, UTC); by default the first
+    /// run reads nothing older than its own window end.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -504,6 +513,26 @@ async fn schedule_inner(args: &Args, s: &ScheduleArgs) -> Result<ExitCode, CliEr
     }
     job.state = s.state.clone();
     job.lease = Duration::from_secs(s.lease.max(3));
+    job.lookback = humantime::parse_duration(s.lookback.trim()).map_err(|e| {
+        CliError::msg(format!(
+            "--lookback '{}' is not a duration ({e}); write 0s, 90s, 15m or 1h",
+            s.lookback
+        ))
+    })?;
+    if let Some(since) = &s.since {
+        let t = DateTime::parse_from_rfc3339(since.trim())
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(since.trim(), "%Y-%m-%d")
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+            })
+            .map_err(|_| {
+                CliError::msg(format!(
+                    "--since '{since}' is not a time; write 2026-11-01 or 2026-11-01T06:00:00Z"
+                ))
+            })?;
+        job.since = Some(t);
+    }
     let setup = Arc::new(setup(&args.common, args.quiet).await?);
     let interrupt = Interrupt::install(true)
         .map_err(|e| CliError::msg(format!("cannot listen for signals: {e}")))?;
@@ -556,7 +585,9 @@ async fn schedule_inner(args: &Args, s: &ScheduleArgs) -> Result<ExitCode, CliEr
         };
         let mark = interrupt.mark();
         let result = tokio::select! {
-            r = ingest::run(&job, &env, date, clock.now()) => r,
+            // The date's scheduled instant (the window ends there, less the lookback), unless
+            // that is still ahead.
+            r = ingest::run(&job, &env, date, clock.now().min(when.on(date))) => r,
             _ = interrupt.after(mark) => {
                 eprintln!("Interrupted: nothing committed for {date}.");
                 return Ok(ExitCode::from(EXIT_INTERRUPTED));

@@ -26,6 +26,12 @@ pub struct IngestJob {
     pub state: Option<String>,
     /// How long a lease lasts without renewal; renewed every third of it.
     pub lease: Duration,
+    /// How far behind its scheduled time a run's window ends (`--lookback`, default 1 hour):
+    /// data that arrives late by up to this much is still read, by the next run.
+    pub lookback: Duration,
+    /// Where the first run's window starts (`--since`); by default where it ends (the first run
+    /// reads nothing before the job existed).
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl IngestJob {
@@ -43,6 +49,8 @@ impl IngestJob {
             template: template.into(),
             state: None,
             lease: Duration::from_secs(600),
+            lookback: Duration::from_secs(3600),
+            since: None,
         }
     }
 }
@@ -120,8 +128,58 @@ impl From<PutError> for RunError {
     }
 }
 
-/// Replaces `${run_date}` and `${run_ts}` in `template`; any other `${...}` is an error.
-pub fn substitute(template: &str, run_date: NaiveDate, run_ts: &str) -> Result<String, CliError> {
+/// The values of a script's variables for one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vars {
+    /// `${run_date}`: the run date.
+    pub run_date: NaiveDate,
+    /// `${run_ts}`: the scheduled instant, `20261126T140000Z`.
+    pub run_ts: String,
+    /// Where this run's window starts (inclusive): `${last_run_ts}`.
+    pub window_start: DateTime<Utc>,
+    /// Where it ends (exclusive): `${this_run_ts}`.
+    pub window_end: DateTime<Utc>,
+    /// `${last_run_date}`: the run date of the previous committed run (the window start's UTC
+    /// date for the first run).
+    pub last_run_date: NaiveDate,
+    /// The scheduled instant the window was computed from (`${run_ts}` as a time).
+    pub window_end_at: DateTime<Utc>,
+}
+
+impl Vars {
+    /// The variables of the run of `run_date` scheduled at `at`, whose window is
+    /// `[window_start, window_end)`.
+    pub fn new(
+        run_date: NaiveDate,
+        at: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+        window_end: DateTime<Utc>,
+        last_run_date: NaiveDate,
+    ) -> Self {
+        Vars {
+            run_date,
+            run_ts: run_ts(at),
+            window_start,
+            window_end,
+            last_run_date,
+            window_end_at: at,
+        }
+    }
+
+    /// Variables whose window is empty and ends at `at` (before the window is known).
+    pub fn provisional(run_date: NaiveDate, at: DateTime<Utc>) -> Self {
+        Vars::new(run_date, at, at, at, at.date_naive())
+    }
+}
+
+/// The variables a script may use, for messages.
+const VARIABLE_HELP: &str = "${run_date} (YYYY-MM-DD), ${run_ts} (YYYYMMDDTHHMMSSZ), \
+    ${last_run_ts} and ${this_run_ts} (RFC 3339: the window from the previous committed run to \
+    this one) and ${last_run_date} (YYYY-MM-DD)";
+
+/// Replaces the variables in `template`; any other `${...}` is an error.
+pub fn substitute(template: &str, vars: &Vars) -> Result<String, CliError> {
+    let rfc3339 = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     let mut offset = 0;
@@ -131,17 +189,20 @@ pub fn substitute(template: &str, run_date: NaiveDate, run_ts: &str) -> Result<S
         let Some(close) = after.find('}') else {
             let (line, col) = script::line_col(template, offset + i);
             return Err(CliError::msg(format!(
-                "line {line}, column {col}: '${{' is never closed; variables are ${{run_date}} and ${{run_ts}}"
+                "line {line}, column {col}: '${{' is never closed; the variables are {VARIABLE_HELP}"
             )));
         };
         let name = after[..close].trim();
         match name {
-            "run_date" => out.push_str(&run_date.format("%Y-%m-%d").to_string()),
-            "run_ts" => out.push_str(run_ts),
+            "run_date" => out.push_str(&vars.run_date.format("%Y-%m-%d").to_string()),
+            "run_ts" => out.push_str(&vars.run_ts),
+            "last_run_ts" => out.push_str(&rfc3339(vars.window_start)),
+            "this_run_ts" => out.push_str(&rfc3339(vars.window_end)),
+            "last_run_date" => out.push_str(&vars.last_run_date.format("%Y-%m-%d").to_string()),
             other => {
                 let (line, col) = script::line_col(template, offset + i);
                 return Err(CliError::msg(format!(
-                    "line {line}, column {col}: unknown variable ${{{other}}}; the variables are ${{run_date}} (YYYY-MM-DD) and ${{run_ts}} (YYYYMMDDTHHMMSSZ)"
+                    "line {line}, column {col}: unknown variable ${{{other}}}; the variables are {VARIABLE_HELP}"
                 )));
             }
         }
@@ -165,15 +226,30 @@ mod tests {
     #[test]
     fn variables() {
         let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-03-08T14:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let start = at - chrono::Duration::hours(25);
+        let vars = Vars::new(
+            d,
+            at,
+            start,
+            at - chrono::Duration::hours(1),
+            start.date_naive(),
+        );
         assert_eq!(
-            substitute("a/${run_date}/${ run_ts }.parquet", d, "20260308T140000Z").unwrap(),
+            substitute("a/${run_date}/${ run_ts }.parquet", &vars).unwrap(),
             "a/2026-03-08/20260308T140000Z.parquet"
         );
-        let e = substitute("x\n  ${day}", d, "t").unwrap_err().to_string();
+        assert_eq!(
+            substitute("${last_run_ts} ${this_run_ts} ${last_run_date}", &vars).unwrap(),
+            "2026-03-07T13:00:00Z 2026-03-08T13:00:00Z 2026-03-07"
+        );
+        let e = substitute("x\n  ${day}", &vars).unwrap_err().to_string();
         assert!(
-            e.contains("line 2, column 3") && e.contains("${day}"),
+            e.contains("line 2, column 3") && e.contains("${day}") && e.contains("${last_run_ts}"),
             "{e}"
         );
-        assert!(substitute("${run_date", d, "t").is_err());
+        assert!(substitute("${run_date", &vars).is_err());
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
-use super::job::{run_ts, substitute};
+use super::job::{Vars, substitute};
 use super::plan::{date_dir, plan};
 use super::{IngestJob, MANIFEST, RunEnv};
 use crate::errors::CliError;
@@ -34,6 +34,12 @@ pub struct Manifest {
     pub retries: usize,
     /// 429 answers.
     pub rate_limited: usize,
+    /// Where the run's window started (`${last_run_ts}`); absent in manifests of older versions.
+    #[serde(default)]
+    pub window_start: Option<DateTime<Utc>>,
+    /// Where it ended (`${this_run_ts}`): the next run's window starts here.
+    #[serde(default)]
+    pub window_end: Option<DateTime<Utc>>,
 }
 
 /// One `COPY` of a committed run.
@@ -72,12 +78,64 @@ pub async fn committed(
     env: &RunEnv,
     date: NaiveDate,
 ) -> Result<Option<Manifest>, CliError> {
-    let ts = run_ts(env.clock.now());
-    let text = substitute(&job.template, date, &ts)?;
+    let vars = Vars::provisional(date, env.clock.now());
+    let text = substitute(&job.template, &vars)?;
     let plan = plan(&text, &job.source)?;
     let shell = (env.new_shell)()?;
-    let dir = date_dir(job, &shell, &plan, date, &ts)?;
+    let dir = date_dir(job, &shell, &plan, date, &vars.run_ts)?;
     read_manifest(&dir).await
+}
+
+/// The committed dates around `date` in the job folder that holds the date folder `dir`: the
+/// manifest of the latest one before `date`, and the earliest one after it.
+pub(super) async fn neighbours(
+    dir: &Location,
+    date: NaiveDate,
+) -> Result<(Option<Manifest>, Option<NaiveDate>), CliError> {
+    let parts: Vec<_> = dir.path.parts().collect();
+    let Some((_, parent)) = parts.split_last() else {
+        return Ok((None, None));
+    };
+    let job_dir = object_store::path::Path::from_iter(parent.iter().cloned());
+    let listing = dir
+        .store
+        .list_with_delimiter(Some(&job_dir))
+        .await
+        .map_err(|e| os_error("list", dir, e))?;
+    let mut dates: Vec<NaiveDate> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename())
+        .filter_map(|name| NaiveDate::parse_from_str(name, "%Y-%m-%d").ok())
+        .filter(|d| *d != date)
+        .collect();
+    dates.sort_unstable();
+    let base = dir.url.as_str().trim_end_matches('/');
+    let parent_url = &base[..base.rfind('/').unwrap_or(0)];
+    let folder = |d: NaiveDate| -> Result<Location, CliError> {
+        let url = url::Url::parse(&format!("{parent_url}/{}/", d.format("%Y-%m-%d")))
+            .map_err(|e| CliError::msg(format!("{parent_url}: {e}")))?;
+        Ok(Location {
+            path: crate::stores::path_of(&url)?,
+            url,
+            store: dir.store.clone(),
+        })
+    };
+    let mut previous = None;
+    for d in dates.iter().rev().filter(|d| **d < date) {
+        if let Some(m) = read_manifest(&folder(*d)?).await? {
+            previous = Some(m);
+            break;
+        }
+    }
+    let mut later = None;
+    for d in dates.iter().filter(|d| **d > date) {
+        if read_manifest(&folder(*d)?).await?.is_some() {
+            later = Some(*d);
+            break;
+        }
+    }
+    Ok((previous, later))
 }
 
 pub(super) async fn read_manifest(dir: &Location) -> Result<Option<Manifest>, CliError> {

@@ -2,7 +2,20 @@
 //!
 //! The script (SQL and `download` statements) writes its outputs with
 //! `COPY (...) TO '<url>' STORED AS PARQUET`, where the URL may use `${run_date}` and
-//! `${run_ts}`. For a run date `D`, in the state folder `<state>/<D>/`:
+//! `${run_ts}`.
+//!
+//! # Incremental windows
+//! Each run of date `D` has a window `[${last_run_ts}, ${this_run_ts})`: it ends at `D`'s
+//! scheduled instant minus the job's lookback (`--lookback`, default 1 hour) and starts where
+//! the previous committed run's window ended (the manifest of the latest committed date before
+//! `D` records it). The first run's window starts at `--since`, or is empty. A script that reads
+//! `WHERE created >= TIMESTAMP '${last_run_ts}' AND created < TIMESTAMP '${this_run_ts}'`
+//! therefore reads each row once across consecutive runs, and a rerun of a date (after a
+//! failure) gets the same window as its first try: the window depends on the committed dates
+//! before it, never on when the run happens.
+//!
+//! # The commit protocol
+//! For a run date `D`, in the state folder `<state>/<D>/`:
 //!
 //! 1. if `_MANIFEST.json` exists the date is committed: nothing is written;
 //! 2. a lease `lock-<generation>.json` is taken with a create-if-absent put (the holder renews it
@@ -38,12 +51,18 @@ mod plan;
 mod run;
 
 pub use faults::FailPoints;
-pub use job::{IngestJob, RunEnv, RunError, RunOutcome, run_ts, substitute};
+pub use job::{IngestJob, RunEnv, RunError, RunOutcome, Vars, run_ts, substitute};
 pub use manifest::{FileRecord, Manifest, OutputRecord, committed};
 pub use run::run;
 
 /// The variables a script may use.
-pub const VARIABLES: [&str; 2] = ["run_date", "run_ts"];
+pub const VARIABLES: [&str; 5] = [
+    "run_date",
+    "run_ts",
+    "last_run_ts",
+    "this_run_ts",
+    "last_run_date",
+];
 
 /// The file name of the commit marker.
 pub const MANIFEST: &str = "_MANIFEST.json";

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use object_store::PutMode;
 
 use super::cleanup::tidy;
-use super::job::{run_ts, substitute};
-use super::manifest::{FileRecord, Intent, Manifest, OutputRecord, read_manifest};
+use super::job::{Vars, substitute};
+use super::manifest::{FileRecord, Intent, Manifest, OutputRecord, neighbours, read_manifest};
 use super::outputs::redact_target;
 use super::plan::{Plan, date_dir, plan};
 use super::{IngestJob, MANIFEST, RunEnv, RunError, RunOutcome};
@@ -27,11 +27,20 @@ pub async fn run(
     let started_at = env.clock.now();
     let started = Instant::now();
     let run_id = new_run_id();
-    let ts = run_ts(ts);
-    let text = substitute(&job.template, date, &ts)?;
-    let plan = plan(&text, &job.source)?;
+    // The state folder comes from the outputs with a provisional window; the window itself
+    // from the committed runs in the job's state folder.
+    let provisional = Vars::provisional(date, ts);
     let shell = (env.new_shell)()?;
-    let dir = date_dir(job, &shell, &plan, date, &ts)?;
+    let dir = {
+        let text = substitute(&job.template, &provisional)?;
+        date_dir(
+            job,
+            &shell,
+            &plan(&text, &job.source)?,
+            date,
+            &provisional.run_ts,
+        )?
+    };
     env.log(&format!(
         "run {date} of {} started (run {run_id}, state {})",
         job.name,
@@ -51,6 +60,9 @@ pub async fn run(
         }
         return Ok(RunOutcome::AlreadyCommitted(m));
     }
+    let vars = window(job, &dir, date, ts).await?;
+    let text = substitute(&job.template, &vars)?;
+    let plan = plan(&text, &job.source)?;
     let lease = Lease::acquire(&dir, &run_id, env, job).await?;
     env.faults.hit("lease taken")?;
     let mut run = Run {
@@ -63,7 +75,7 @@ pub async fn run(
         published: false,
     };
     let result = tokio::select! {
-        r = run.commit(&plan, date, &ts, started_at, started) => r,
+        r = run.commit(&plan, &vars, started_at, started) => r,
         e = lease.keep(env, job.lease) => Err(e),
     };
     match result {
@@ -102,12 +114,12 @@ impl Run<'_> {
     async fn commit(
         &mut self,
         plan: &Plan,
-        date: NaiveDate,
-        ts: &str,
+        vars: &Vars,
         started_at: DateTime<Utc>,
         started: Instant,
     ) -> Result<RunOutcome, RunError> {
         let env = self.env;
+        let (date, ts) = (vars.run_date, vars.run_ts.as_str());
         // Another run may have committed between the first check and the lease.
         if let Some(m) = read_manifest(self.dir).await? {
             self.lease.release(env).await?;
@@ -175,8 +187,28 @@ impl Run<'_> {
             requests: requests.requests,
             retries: requests.retries,
             rate_limited: requests.rate_limited,
+            window_start: Some(vars.window_start),
+            window_end: Some(vars.window_end),
         };
         self.lease.check(env).await?;
+        // Another date committed while this one ran (runs of different dates hold different
+        // leases): the window this run read may now overlap it.
+        let now_window = window(self.job, self.dir, date, vars.window_end_at).await?;
+        if uses_window(self.job)
+            && (now_window.window_start, now_window.window_end)
+                != (vars.window_start, vars.window_end)
+        {
+            return Err(RunError::Busy(format!(
+                "run {date} of {} read the window {} to {}, but another date was committed \
+                 meanwhile and the window is now {} to {}; this run's files were not committed: \
+                 run the date again",
+                self.job.name,
+                rfc3339(vars.window_start),
+                rfc3339(vars.window_end),
+                rfc3339(now_window.window_start),
+                rfc3339(now_window.window_end)
+            )));
+        }
         let marker = self.dir.join(MANIFEST)?;
         match put_json(&marker, &manifest, PutMode::Create).await {
             Ok(()) => {}
@@ -217,6 +249,76 @@ impl Run<'_> {
         ));
         Ok(RunOutcome::Committed(manifest))
     }
+}
+
+/// Whether the script reads the run's window (`${last_run_ts}`, `${this_run_ts}`,
+/// `${last_run_date}`): only then does the order of committed dates matter.
+fn uses_window(job: &IngestJob) -> bool {
+    ["last_run_ts", "this_run_ts", "last_run_date"]
+        .iter()
+        .any(|v| job.template.contains(v))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The variables of the run of `date` scheduled at `at`: its window ends `lookback` before
+/// `at` and starts where the latest committed run before `date` ended (a manifest without a
+/// window: its scheduled instant less the lookback), or at `--since` (else the end) for the
+/// first run. A script that reads the window cannot run a date before one already committed:
+/// the later date's window covers this one's time, and reading it again would double rows.
+async fn window(
+    job: &IngestJob,
+    dir: &Location,
+    date: NaiveDate,
+    at: DateTime<Utc>,
+) -> Result<Vars, CliError> {
+    let lookback = chrono::Duration::from_std(job.lookback)
+        .map_err(|_| CliError::msg("--lookback is too long"))?;
+    let end = at - lookback;
+    let (previous, later) = neighbours(dir, date).await?;
+    if let Some(later) = later.filter(|_| uses_window(job)) {
+        return Err(CliError::msg(format!(
+            "the run of {date} cannot read its window: {later}, a later date, is committed and \
+             its window already covers this date's time (its rows would be written twice); \
+             incremental jobs run their dates in order"
+        )));
+    }
+    let (start, last_date) = match &previous {
+        Some(m) => {
+            let start = m.window_end.or_else(|| {
+                chrono::NaiveDateTime::parse_from_str(&m.run_ts, "%Y%m%dT%H%M%SZ")
+                    .ok()
+                    .map(|t| t.and_utc() - lookback)
+            });
+            let start = start.ok_or_else(|| {
+                CliError::msg(format!(
+                    "the manifest of {} has no window end and no readable run_ts '{}'",
+                    m.run_date, m.run_ts
+                ))
+            })?;
+            (start, m.run_date)
+        }
+        None => {
+            let start = job.since.unwrap_or(end).min(end);
+            (start, start.date_naive())
+        }
+    };
+    if start > end && !uses_window(job) {
+        // Nothing reads the window: it is only recorded.
+        return Ok(Vars::new(date, at, end, end, last_date));
+    }
+    if start > end {
+        return Err(CliError::msg(format!(
+            "the run of {date} would end its window ({}) before the previous committed run's \
+             ended ({}); a lookback of {}s does not fit between them",
+            rfc3339(end),
+            rfc3339(start),
+            job.lookback.as_secs()
+        )));
+    }
+    Ok(Vars::new(date, at, start, end, last_date))
 }
 
 fn new_run_id() -> String {

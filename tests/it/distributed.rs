@@ -492,12 +492,17 @@ async fn codec_round_trips_every_report_without_the_key() {
         ),
         ("newsletters", "unique_links 'true'"),
         ("customers", "attributes 'plan'"),
-        ("segments", "concurrency '2'"),
+        ("segments", "concurrency '2', counts 'true'"),
         (
             "customers_export",
             "segments '[1, \"VIPs\"]', attributes 'plan,country'",
         ),
         ("deliveries_export", "start '-7d', metric 'opened'"),
+        ("messages", "workspace 'acme'"),
+        ("activities", "deleted 'true'"),
+        ("esp_suppressions", "rate_limit '5'"),
+        ("broadcast_metrics", "metric_type 'email', period 'weeks'"),
+        ("campaign_journey_metrics", "period 'weeks', steps '4'"),
     ];
     let codec = CustomerIoCodec::new(cio.clone());
     for (report, options) in tables {
@@ -518,6 +523,12 @@ async fn codec_round_trips_every_report_without_the_key() {
             "newsletters" => " WHERE newsletter_id = 3",
             "customers" => " WHERE id = 'p1'",
             "deliveries_export" => " WHERE created >= TIMESTAMP '2026-11-20T00:00:00Z'",
+            "messages" => {
+                " WHERE customer_id = '7' AND created >= TIMESTAMP '2026-11-20T00:00:00Z'"
+            }
+            "activities" => " WHERE type IN ('event', 'page')",
+            "esp_suppressions" => " WHERE type = 'bounces'",
+            "broadcast_metrics" => " WHERE broadcast_id = 2",
             _ => "",
         };
         let plan = only_scan(&ctx, &format!("SELECT * FROM t_{report}{filter} LIMIT 7")).await;

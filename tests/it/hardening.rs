@@ -41,7 +41,7 @@ fn valid_value(option: &str, base_url: &str) -> String {
         "start" => "-7d",
         "end" => "now",
         "metric" => "sent",
-        "drafts" => "false",
+        "drafts" | "deleted" | "counts" => "false",
         other => panic!("option {other} has no valid value in the bad-input table; add one"),
     }
     .to_string()
@@ -106,7 +106,7 @@ fn invalid_values(option: &str) -> Vec<(&'static str, Vec<&'static str>)> {
             .into_iter()
             .map(|x| (x, vec![v, "1 to 45"]))
             .collect(),
-        "unique_links" | "drafts" => ["maybe", "", "2"]
+        "unique_links" | "drafts" | "deleted" | "counts" => ["maybe", "", "2"]
             .into_iter()
             .map(|x| (x, vec!["true, false"]))
             .collect(),

@@ -12,6 +12,7 @@ mod embedding;
 mod exports;
 mod fuzz_corpus;
 mod hardening;
+mod objects;
 mod props;
 mod retries;
 mod s3;

@@ -704,3 +704,230 @@ async fn a_second_process_for_the_same_date_exits_non_zero() {
     );
     check_local(&dir, "2026-06-01").expect("the first run committed");
 }
+
+/// Incremental loads (issue 15): two scheduled days over `messages`, each reading the window
+/// `[${last_run_ts}, ${this_run_ts})`, write every delivery of the two windows exactly once; a
+/// rerun of a date whose commit was lost gets the window of its first run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_days_of_messages_are_written_once_each() {
+    let (env, ws) = setup("sched_incremental").await;
+    let host = "sched-incremental";
+    env.clock.set(utc("2026-11-24T20:00:00Z")); // noon in Los Angeles
+    let log = Log::default();
+    let run_env = run_env(&env, &log, FailPoints::none());
+    let script = format!(
+        "CREATE EXTERNAL TABLE m STORED AS CUSTOMERIO LOCATION 'messages'
+           OPTIONS (key '{key}', rate_limit '1000');
+         COPY (SELECT id, created FROM m
+               WHERE created >= TIMESTAMP '${{last_run_ts}}' AND created < TIMESTAMP '${{this_run_ts}}')
+           TO 'memory://{host}/lake/messages/date=${{run_date}}/' STORED AS PARQUET;",
+        key = ws.name
+    );
+    let mut job = IngestJob::new("daily.sql", script);
+    job.lease = Duration::from_secs(60);
+    job.state = Some(format!("memory://{host}/lake/_cio_sql/"));
+    let since = utc("2026-11-20T00:00:00Z");
+    job.since = Some(since);
+    let options = SchedulerOptions {
+        catch_up: false,
+        max_runs: Some(2),
+        ..SchedulerOptions::default()
+    };
+    let waiter = FastForward {
+        clock: env.clock.clone(),
+    };
+    let report = schedule::run_daily(&job, &run_env, &options, &waiter, None)
+        .await
+        .unwrap();
+    let days = [date("2026-11-25"), date("2026-11-26")];
+    assert_eq!(report.committed, days, "{}", log_text(&log));
+    // 06:00 PST is 14:00 UTC; the default lookback of one hour ends each window at 13:00.
+    let m1 = manifest(host, days[0]).await.unwrap();
+    let m2 = manifest(host, days[1]).await.unwrap();
+    assert_eq!(
+        (m1.window_start, m1.window_end),
+        (Some(since), Some(utc("2026-11-25T13:00:00Z")))
+    );
+    assert_eq!(
+        (m2.window_start, m2.window_end),
+        (m1.window_end, Some(utc("2026-11-26T13:00:00Z")))
+    );
+    // Every delivery the API lists from `since` to the second window's end (both bounds
+    // inclusive in the API: the end is one second before), read by the test's own paging.
+    let mut want = Vec::new();
+    let mut start = String::new();
+    loop {
+        let page = env
+            .api(
+                &ws,
+                &format!(
+                    "/v1/messages?limit=1000&start_ts={}&end_ts={}&start={start}",
+                    since.timestamp(),
+                    utc("2026-11-26T13:00:00Z").timestamp() - 1
+                ),
+            )
+            .await;
+        for m in page["messages"].as_array().cloned().unwrap_or_default() {
+            want.push(m["id"].as_str().unwrap().to_string());
+        }
+        start = page["next"].as_str().unwrap_or_default().to_string();
+        if start.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        want.len() > 10,
+        "the windows hold deliveries: {}",
+        want.len()
+    );
+    let ctx = SessionContext::new();
+    let mut written = Vec::new();
+    let mut per_day = Vec::new();
+    for m in [&m1, &m2] {
+        let mut n = 0;
+        for f in &m.outputs[0].files {
+            // Registers the memory store with the session.
+            stores::location(&ctx, &f.url).unwrap();
+            let batches = ctx
+                .read_parquet(f.url.as_str(), ParquetReadOptions::default())
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            for b in &batches {
+                let ids = datafusion::arrow::compute::cast(
+                    b.column(0),
+                    &datafusion::arrow::datatypes::DataType::Utf8,
+                )
+                .unwrap();
+                let ids = ids
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::StringArray>()
+                    .unwrap();
+                written.extend(ids.iter().map(|s| s.unwrap().to_string()));
+                n += b.num_rows();
+            }
+        }
+        per_day.push(n);
+    }
+    assert!(
+        per_day.iter().all(|n| *n > 0),
+        "both days wrote rows: {per_day:?}"
+    );
+    let mut unique = written.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), written.len(), "a delivery was written twice");
+    want.sort();
+    assert_eq!(
+        unique, want,
+        "the two days hold exactly the API's deliveries"
+    );
+
+    // The second day's commit is lost; its rerun, a day later, uses the same window.
+    let store = memory_store(host);
+    let marker = Path::from(format!("{}/{MANIFEST}", state_dir(days[1])));
+    object_store::ObjectStoreExt::delete(store.as_ref(), &marker)
+        .await
+        .unwrap();
+    env.clock.set(utc("2026-11-27T20:00:00Z"));
+    let at = utc("2026-11-26T14:00:00Z");
+    let again = ingest::run(&job, &run_env, days[1], at).await.unwrap();
+    let RunOutcome::Committed(m3) = again else {
+        panic!("the rerun commits: {}", log_text(&log));
+    };
+    assert_eq!(
+        (m3.window_start, m3.window_end),
+        (m2.window_start, m2.window_end)
+    );
+    assert_eq!(m3.outputs[0].rows, per_day[1] as u64);
+}
+
+#[test]
+fn the_window_variables_are_refused_with_their_names_when_misspelt() {
+    let job = IngestJob::new(
+        "daily.sql",
+        "COPY (SELECT 1) TO 'memory://x/${last_run}' STORED AS PARQUET;",
+    );
+    let vars = ingest::Vars::provisional(date("2026-11-26"), utc("2026-11-26T14:00:00Z"));
+    let err = ingest::substitute(&job.template, &vars)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("${last_run}")
+            && err.contains("${last_run_ts}")
+            && err.contains("${this_run_ts}"),
+        "{err}"
+    );
+}
+
+/// An incremental job cannot run a date before one already committed: the later date's window
+/// covers its time, and the rows would be written twice. A job that does not read the window
+/// may backfill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_job_refuses_a_date_before_a_committed_one() {
+    let (env, ws) = setup("sched_backfill").await;
+    let host = "sched-backfill";
+    env.clock.set(utc("2026-11-27T20:00:00Z"));
+    let log = Log::default();
+    let run_env = run_env(&env, &log, FailPoints::none());
+    let script = |window: bool| {
+        format!(
+            "CREATE EXTERNAL TABLE m STORED AS CUSTOMERIO LOCATION 'messages' OPTIONS (key '{key}', rate_limit '1000');
+             COPY (SELECT id FROM m {filter}) TO 'memory://{host}/lake/m/date=${{run_date}}/' STORED AS PARQUET;",
+            key = ws.name,
+            filter = if window {
+                "WHERE created >= TIMESTAMP '${last_run_ts}' AND created < TIMESTAMP '${this_run_ts}'"
+            } else {
+                "LIMIT 3"
+            }
+        )
+    };
+    let mut job = IngestJob::new("daily.sql", script(true));
+    job.lease = Duration::from_secs(60);
+    job.state = Some(format!("memory://{host}/lake/_cio_sql/"));
+    job.since = Some(utc("2026-11-20T00:00:00Z"));
+    ingest::run(
+        &job,
+        &run_env,
+        date("2026-11-27"),
+        utc("2026-11-27T14:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let err = ingest::run(
+        &job,
+        &run_env,
+        date("2026-11-26"),
+        utc("2026-11-26T14:00:00Z"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("2026-11-27") && err.contains("written twice"),
+        "{err}"
+    );
+    assert!(manifest(host, date("2026-11-26")).await.is_none());
+    // The same dates without the window variables: the backfill commits.
+    job.template = script(false);
+    job.name = "plain".into();
+    ingest::run(
+        &job,
+        &run_env,
+        date("2026-11-27"),
+        utc("2026-11-27T14:00:00Z"),
+    )
+    .await
+    .unwrap();
+    let backfill = ingest::run(
+        &job,
+        &run_env,
+        date("2026-11-26"),
+        utc("2026-11-26T14:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(backfill, RunOutcome::Committed(_)));
+}

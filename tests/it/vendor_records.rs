@@ -273,10 +273,10 @@ async fn the_recorded_newsletter_reads_through_the_newsletters_table() {
     );
 }
 
-/// No table exposes campaign actions: the recorded action has no columns to compare. This test
-/// keeps that statement true: no report's location names actions.
+/// The recorded campaign action, as the only action of the only campaign, read through
+/// `campaign_actions` (issue 15: the table that the record had no columns to compare with before).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_table_reads_campaign_actions() {
+async fn the_recorded_campaign_action_reads_through_campaign_actions() {
     let action = record("campaigns_actions");
     assert_eq!(action["id"], "25", "the recorded action id is a string");
     let env = Env::start(fast_config(vec![workspace(
@@ -285,15 +285,170 @@ async fn no_table_reads_campaign_actions() {
         Region::Us,
     )]))
     .await;
-    for location in ["campaigns_actions", "campaign_actions", "actions"] {
-        let err = env
-            .sql(&format!(
-                "CREATE EXTERNAL TABLE a STORED AS CUSTOMERIO LOCATION '{location}' \
-                 OPTIONS (key 'sim_us')"
-            ))
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("a table reads {location}: compare the record with it"));
-        assert!(err.to_string().contains(location), "{err}");
+    env.sql(
+        "CREATE EXTERNAL TABLE a STORED AS CUSTOMERIO LOCATION 'campaign_actions' \
+         OPTIONS (key 'sim_us', rate_limit '500')",
+    )
+    .await
+    .unwrap();
+    let campaign = action["campaign_id"].clone();
+    script(
+        &env,
+        "listCampaigns",
+        &json!({ "campaigns": [{ "id": campaign }] }),
+    );
+    script(
+        &env,
+        "listCampaignActions",
+        &json!({ "actions": [Value::Object(action.clone())], "next": "" }),
+    );
+    let batches = env
+        .sql(
+            "SELECT id, campaign_id, name, type, language, body, recipient, deduplicate_id, \
+             CAST(to_unixtime(created) AS BIGINT) AS created, \
+             CAST(to_unixtime(updated) AS BIGINT) AS updated FROM a",
+        )
+        .await
+        .unwrap();
+    // The record's fields by hand: the id string as the integer it spells.
+    let mut want = action.clone();
+    want.insert("id".into(), json!(25));
+    for field in ["layout", "editor", "recipient_environment_id"] {
+        want.remove(field);
     }
+    assert_eq!(
+        json_rows(&batches),
+        vec![Value::Object(want)],
+        "{}",
+        pretty(&batches)
+    );
+    // The record's fields without a column (reported in the issue's note).
+    let columns: Vec<(&str, &str)> = [
+        "id",
+        "campaign_id",
+        "name",
+        "type",
+        "language",
+        "body",
+        "recipient",
+        "deduplicate_id",
+        "created",
+        "updated",
+    ]
+    .iter()
+    .map(|c| (*c, *c))
+    .collect();
+    assert_eq!(
+        uncovered(&action, &columns),
+        ["editor", "layout", "recipient_environment_id"]
+    );
+}
+
+/// The recorded campaign's and newsletter's other fields, as the attribute columns (issue 15:
+/// the fields the list call returns become columns at no extra request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recorded_items_other_fields_read_as_attribute_columns() {
+    let campaign = record("campaigns");
+    let newsletter = record("newsletters");
+    let env = Env::start(fast_config(vec![workspace(
+        "vendor_attributes",
+        "sim_us",
+        Region::Us,
+    )]))
+    .await;
+    for ddl in [
+        "CREATE EXTERNAL TABLE c STORED AS CUSTOMERIO LOCATION 'campaigns' \
+         OPTIONS (key 'sim_us', period 'days', steps '1', rate_limit '500')",
+        "CREATE EXTERNAL TABLE n STORED AS CUSTOMERIO LOCATION 'newsletters' \
+         OPTIONS (key 'sim_us', period 'days', steps '1', rate_limit '500')",
+    ] {
+        env.sql(ddl).await.unwrap();
+    }
+    script(
+        &env,
+        "listCampaigns",
+        &json!({ "campaigns": [Value::Object(campaign.clone())] }),
+    );
+    script(
+        &env,
+        "campaignMetrics",
+        &json!({"start": "2026-11-26 00:00:00 -0500 EST", "metric": {"series": {"sent": [4, 5]}}}),
+    );
+    let before = env.total_requests();
+    let batches = env
+        .sql(
+            "SELECT campaign_state AS state, campaign_active AS active, campaign_tags AS tags, \
+             campaign_event_name AS event_name, campaign_deduplicate_id AS deduplicate_id, \
+             CAST(to_unixtime(campaign_created) AS BIGINT) AS created, \
+             CAST(to_unixtime(campaign_updated) AS BIGINT) AS updated, \
+             CAST(to_unixtime(campaign_first_started) AS BIGINT) AS first_started FROM c",
+        )
+        .await
+        .unwrap();
+    // The list call and one metrics call: the attributes cost nothing more.
+    assert_eq!(env.total_requests() - before, 2);
+    let fields = [
+        "state",
+        "active",
+        "tags",
+        "event_name",
+        "deduplicate_id",
+        "created",
+        "updated",
+        "first_started",
+    ];
+    let columns: Vec<(&str, &str)> = fields.iter().map(|f| (*f, *f)).collect();
+    assert_eq!(
+        json_rows(&batches),
+        vec![expected_row(&campaign, &columns); 2],
+        "{}",
+        pretty(&batches)
+    );
+    // With the identity and segment columns, only the action list has no column.
+    let mut all = columns.clone();
+    all.extend([
+        ("id", "campaign_id"),
+        ("name", "campaign_name"),
+        ("type", "campaign_type"),
+    ]);
+    assert_eq!(uncovered(&campaign, &all), ["actions"]);
+
+    script(
+        &env,
+        "listNewsletters",
+        &json!({ "newsletters": [Value::Object(newsletter.clone())], "next": "" }),
+    );
+    script(
+        &env,
+        "getNewsletterMetrics",
+        &json!({"metric": {"series": {"sent": [0, 1]}}}),
+    );
+    let batches = env
+        .sql(
+            "SELECT newsletter_tags AS tags, newsletter_content_ids AS content_ids, \
+             newsletter_deduplicate_id AS deduplicate_id, \
+             CAST(to_unixtime(newsletter_created) AS BIGINT) AS created, \
+             CAST(to_unixtime(newsletter_updated) AS BIGINT) AS updated, \
+             CAST(to_unixtime(newsletter_sent_at) AS BIGINT) AS sent_at FROM n",
+        )
+        .await
+        .unwrap();
+    let fields = [
+        "tags",
+        "content_ids",
+        "deduplicate_id",
+        "created",
+        "updated",
+        "sent_at",
+    ];
+    let columns: Vec<(&str, &str)> = fields.iter().map(|f| (*f, *f)).collect();
+    assert_eq!(
+        json_rows(&batches),
+        vec![expected_row(&newsletter, &columns); 2],
+        "{}",
+        pretty(&batches)
+    );
+    let mut all = columns.clone();
+    all.extend([("id", "id"), ("name", "name"), ("type", "type")]);
+    assert!(uncovered(&newsletter, &all).is_empty());
 }

@@ -18,7 +18,7 @@ const NEWSLETTERS_DEFAULT_LIMIT: i64 = 100;
 const NEWSLETTERS_MAX_LIMIT: i64 = 1000;
 
 /// A page of `items` from `offset`, with the cursor of the next page (`""` on the last).
-fn paginate<T>(items: Vec<T>, offset: u64, limit: u64) -> (Vec<T>, String) {
+pub(crate) fn paginate<T>(items: Vec<T>, offset: u64, limit: u64) -> (Vec<T>, String) {
     let total = items.len() as u64;
     let end = offset.saturating_add(limit).min(total);
     let page = items

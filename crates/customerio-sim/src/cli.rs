@@ -242,20 +242,28 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "cio-sim: Customer.io App API simulator (seed {})",
-        config.seed
+    // The banner; a reader that stops reading (a closed pipe) does not stop the server.
+    let mut banner = format!(
+        "cio-sim: Customer.io App API simulator (seed {})\n  US host: {}\n  EU host: {}\n  workspaces:\n",
+        config.seed,
+        sim.us_url(),
+        sim.eu_url()
     );
-    println!("  US host: {}", sim.us_url());
-    println!("  EU host: {}", sim.eu_url());
-    println!("  workspaces:");
     for ws in &config.workspaces {
-        println!(
-            "    {:<10} key {:<14} region {}  ({} campaigns, {} newsletters, {} segments, {} people)",
+        banner.push_str(&format!(
+            "    {:<10} key {:<14} region {}  ({} campaigns, {} newsletters, {} segments, {} people)\n",
             ws.name, ws.api_key, ws.region, ws.campaigns, ws.newsletters, ws.segments, ws.customers
-        );
+        ));
     }
-    println!("  stats: {}/__sim/stats   (Ctrl-C to stop)", sim.us_url());
+    banner.push_str(&format!(
+        "  stats: {}/__sim/stats   (Ctrl-C to stop)\n",
+        sim.us_url()
+    ));
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("cio-sim: cannot wait for Ctrl-C: {e}");
     }

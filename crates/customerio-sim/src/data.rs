@@ -140,11 +140,16 @@ const NEWSLETTER_CHANNELS: &[(&str, u64)] = &[
     ("inbox", 1),
 ];
 
-/// Whether an item is a campaign or a newsletter (metric seeds and link ids differ).
+/// What kind of item a metric series belongs to (metric seeds and link ids differ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Campaign,
     Newsletter,
+    Broadcast,
+    Transactional,
+    CampaignAction,
+    BroadcastAction,
+    Variant,
 }
 
 impl Kind {
@@ -152,6 +157,24 @@ impl Kind {
         match self {
             Kind::Campaign => "campaign",
             Kind::Newsletter => "newsletter",
+            Kind::Broadcast => "broadcast",
+            Kind::Transactional => "transactional",
+            Kind::CampaignAction => "campaign_action",
+            Kind::BroadcastAction => "broadcast_action",
+            Kind::Variant => "variant",
+        }
+    }
+
+    /// The first link id of this kind's items (ids are unique in the workspace).
+    fn link_base(self) -> u64 {
+        match self {
+            Kind::Campaign => 1_000_000,
+            Kind::Newsletter => 5_000_000,
+            Kind::Broadcast => 20_000_000,
+            Kind::Transactional => 30_000_000,
+            Kind::CampaignAction => 40_000_000,
+            Kind::BroadcastAction => 60_000_000,
+            Kind::Variant => 80_000_000,
         }
     }
 }
@@ -524,10 +547,7 @@ impl Catalog {
 
     /// The tracked links of a campaign or newsletter (ids are unique in the workspace).
     pub(crate) fn links(&self, kind: Kind, id: u64) -> Vec<Link> {
-        let base = match kind {
-            Kind::Campaign => 1_000_000,
-            Kind::Newsletter => 5_000_000,
-        };
+        let base = kind.link_base();
         (0..u64::from(self.spec.links))
             .map(|j| {
                 let k = self.root.str("link").str(kind.as_str()).u64(id).u64(j);

@@ -66,6 +66,7 @@
 
 mod api_catalog;
 mod api_metrics;
+mod api_objects;
 mod api_people;
 mod calendar;
 pub mod cli;
@@ -81,6 +82,7 @@ mod hash;
 mod http_date;
 mod limits;
 mod metrics;
+mod objects;
 mod params;
 mod routes;
 mod shapes;

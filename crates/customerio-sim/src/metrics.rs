@@ -83,9 +83,16 @@ fn expected_sends(s: &Sender, start: f64, len_days: f64) -> f64 {
         return 0.0;
     }
     let (a, b) = ((lo - from) / DAY, (hi - from) / DAY);
+    use super::data::Kind;
     let integral = match s.kind {
-        super::data::Kind::Campaign => b - a,
-        super::data::Kind::Newsletter => {
+        // Steady senders: automations, their actions, API-triggered and transactional sends.
+        Kind::Campaign
+        | Kind::CampaignAction
+        | Kind::Broadcast
+        | Kind::BroadcastAction
+        | Kind::Transactional => b - a,
+        // One-time sends burst, then decay.
+        Kind::Newsletter | Kind::Variant => {
             let tau = NEWSLETTER_DECAY_DAYS;
             tau * ((-a / tau).exp() - (-b / tau).exp()) + NEWSLETTER_TAIL * (b - a)
         }

@@ -25,7 +25,8 @@ use super::limits::format_rate;
 use super::state::SimState;
 use super::validate::{Contracts, Operation};
 use super::{
-    Region, ScriptedResponse, api_catalog, api_metrics, api_people, export_files, exports,
+    Region, ScriptedResponse, api_catalog, api_metrics, api_objects, api_people, export_files,
+    exports,
 };
 
 /// The state of the `/v1` gate of one route.
@@ -105,6 +106,203 @@ pub(crate) fn router(state: Arc<SimState>, region: Region, contracts: &Contracts
         .route(
             "/v1/customers/{id}/attributes",
             op("getPersonAttributes", get(api_people::person_attributes)),
+        )
+        .route(
+            "/v1/messages",
+            op("listMessages", get(api_objects::list_messages)),
+        )
+        .route(
+            "/v1/customers/{id}/messages",
+            op("getPersonMessages", get(api_objects::person_messages)),
+        )
+        .route(
+            "/v1/campaigns/{id}/messages",
+            op("getCampaignMessages", get(api_objects::campaign_messages)),
+        )
+        .route(
+            "/v1/newsletters/{id}/messages",
+            op(
+                "getNewsletterMsgMeta",
+                get(api_objects::newsletter_messages),
+            ),
+        )
+        .route(
+            "/v1/broadcasts/{id}/messages",
+            op("broadcastMessages", get(api_objects::broadcast_messages)),
+        )
+        .route(
+            "/v1/activities",
+            op("listActivities", get(api_objects::list_activities)),
+        )
+        .route(
+            "/v1/customers/{id}/activities",
+            op("getPersonActivities", get(api_objects::person_activities)),
+        )
+        .route(
+            "/v1/broadcasts",
+            op("listBroadcasts", get(api_objects::list_broadcasts)),
+        )
+        .route(
+            "/v1/broadcasts/{id}/actions",
+            op("broadcastActions", get(api_objects::broadcast_actions)),
+        )
+        .route(
+            "/v1/newsletters/{id}/contents",
+            op(
+                "listNewsletterVariants",
+                get(api_objects::newsletter_contents),
+            ),
+        )
+        .route(
+            "/v1/transactional",
+            op("listTransactional", get(api_objects::list_transactional)),
+        )
+        .route(
+            "/v1/segments/{id}/membership",
+            op("getSegmentMembership", get(api_objects::segment_membership)),
+        )
+        .route(
+            "/v1/segments/{id}/customer_count",
+            op("getSegmentCount", get(api_objects::segment_count)),
+        )
+        .route(
+            "/v1/segments/{id}/used_by",
+            op("getSegmentDependencies", get(api_objects::segment_used_by)),
+        )
+        .route(
+            "/v1/customers/{id}/segments",
+            op("getPersonSegments", get(api_objects::person_segments)),
+        )
+        .route(
+            "/v1/collections",
+            op("getCollections", get(api_objects::list_collections)),
+        )
+        .route(
+            "/v1/collections/{id}/content",
+            op(
+                "getCollectionContents",
+                get(api_objects::collection_content),
+            ),
+        )
+        .route(
+            "/v1/info/ip_addresses",
+            op("getCioAllowlist", get(api_objects::ip_addresses)),
+        )
+        .route(
+            "/v1/reporting_webhooks",
+            op("listWebhooks", get(api_objects::list_webhooks)),
+        )
+        .route(
+            "/v1/sender_identities",
+            op("listSenders", get(api_objects::list_senders)),
+        )
+        .route(
+            "/v1/snippets",
+            op("listSnippets", get(api_objects::list_snippets)),
+        )
+        .route(
+            "/v1/esp/suppression/{id}",
+            op("getSuppressionByType", get(api_objects::suppressions)),
+        )
+        .route(
+            "/v1/transactional/{id}/contents",
+            op(
+                "listTransactionalVariants",
+                get(api_objects::transactional_contents),
+            ),
+        )
+        .route(
+            "/v1/campaigns/{id}/journey_metrics",
+            op(
+                "campaignJourneyMetrics",
+                get(api_metrics::campaign_journey_metrics),
+            ),
+        )
+        .route(
+            "/v1/broadcasts/{id}/metrics",
+            op("broadcastMetrics", get(api_metrics::broadcast_metrics)),
+        )
+        .route(
+            "/v1/broadcasts/{id}/metrics/links",
+            op("broadcastLinks", get(api_metrics::broadcast_links)),
+        )
+        .route(
+            "/v1/transactional/{id}/metrics",
+            op(
+                "transactionalMetrics",
+                get(api_metrics::transactional_metrics),
+            ),
+        )
+        .route(
+            "/v1/transactional/{id}/metrics/links",
+            op("transactionalLinks", get(api_metrics::transactional_links)),
+        )
+        .route(
+            "/v1/campaigns/{id}/actions/{action}/metrics",
+            op(
+                "campaignActionMetrics",
+                get(api_metrics::campaign_action_metrics),
+            ),
+        )
+        .route(
+            "/v1/campaigns/{id}/actions/{action}/metrics/links",
+            op(
+                "campaignActionLinks",
+                get(api_metrics::campaign_action_links),
+            ),
+        )
+        .route(
+            "/v1/broadcasts/{id}/actions/{action}/metrics",
+            op(
+                "broadcastActionMetrics",
+                get(api_metrics::broadcast_action_metrics),
+            ),
+        )
+        .route(
+            "/v1/broadcasts/{id}/actions/{action}/metrics/links",
+            op(
+                "broadcastActionLinks",
+                get(api_metrics::broadcast_action_links),
+            ),
+        )
+        .route(
+            "/v1/newsletters/{id}/contents/{content}/metrics",
+            op("getVariantMetrics", get(api_metrics::variant_metrics)),
+        )
+        .route(
+            "/v1/newsletters/{id}/contents/{content}/metrics/links",
+            op("getVariantLinks", get(api_metrics::variant_links)),
+        )
+        .route(
+            "/v1/workspaces",
+            op("listWorkspaces", get(api_objects::list_workspaces)),
+        )
+        .route(
+            "/v1/object_types",
+            op("getObjectTypes", get(api_objects::object_types)),
+        )
+        .route(
+            "/v1/objects",
+            op("getObjectsFilter", post(api_objects::objects_filter)),
+        )
+        .route(
+            "/v1/objects/{type}/{id}/attributes",
+            op("getObjectAttributes", get(api_objects::object_attributes)),
+        )
+        .route(
+            "/v1/customers/{id}/relationships",
+            op(
+                "getPersonRelationships",
+                get(api_objects::person_relationships),
+            ),
+        )
+        .route(
+            "/v1/subscription_topics",
+            op("getTopics", get(api_objects::topics)),
+        )
+        .route(
+            "/v1/subscription_channels",
+            op("getChannels", get(api_objects::channels)),
         )
         .route("/v1/exports", op("listExports", get(exports::list)))
         .route(

@@ -5,9 +5,10 @@
 //! The contracts are read, at start, from the vendor files embedded here, in this order:
 //! 1. `spec/customerio-api/journeys-app.2026-excerpt.json`: the 2026 contracts of the metrics,
 //!    people and export operations;
-//! 2. `spec/journeys-app.2026-ops.json`: the 2026 contracts of `listCampaigns`,
-//!    `listCampaignActions`, `listNewsletters`, `getNewsletters`, `listSegments` and
-//!    `getPeopleById`, copied from `voxgig-sdk/customerio-app-sdk` (the file names its source);
+//! 2. `spec/journeys-app.2026-ops.json`: the 2026 contracts of the operations the excerpt
+//!    lacks (`listCampaigns`, `listNewsletters`, `getPeopleById`, and every object, message,
+//!    activity and item-metrics read of issue 15), copied from `voxgig-sdk/customerio-app-sdk`
+//!    (the file names its source);
 //! 3. `spec/customer_io_api.2022-ops.json`: `getCampaigns`, which the two above lack, extracted
 //!    from the 2022 spec by `spec/extract_2022.py`.
 //!
@@ -46,6 +47,10 @@
 //!   handlers' [`StepsMode`](super::StepsMode).
 //! * `limit` on `listNewsletters` has no `maximum` in the 2026 contract, so the handler's clamp
 //!   decides; `limit` on `getPeopleFilter` has `maximum: 1000`, so `limit=4000` is refused.
+//! * A `oneOf` variant that declares `properties` but no `required` matches an object only if
+//!   the object has one of those properties: the objects filter (`getObjectsFilter`) is a
+//!   `oneOf` of `{and}`, `{or}`, `{not}` and `{object_attribute}` objects that require nothing
+//!   and stay open, so without this every filter would match every variant.
 //! * `id_type` on `getPeopleById` is the 2026 contract's enum (`id`, `email`, `phone`, `cio_id`);
 //!   whether `email`/`phone` are enabled is the handler's business.
 
@@ -686,10 +691,20 @@ fn check_json(schema: &Value, value: &Value, at: &str) -> Result<(), (String, St
         check_object(schema, fields, at, &here)?;
     }
     if let Some(variants) = schema.get("oneOf").and_then(Value::as_array) {
+        // A variant that declares properties but requires none is keyed by them: it matches an
+        // object only if the object has one of them (the filter grammars `{"and": [...]}`,
+        // `{"or": [...]}`, `{"not": ...}` leave their single key unrequired and the objects open,
+        // so every variant would match otherwise).
+        let keyed = |v: &Value| match (value, v.get("properties").and_then(Value::as_object)) {
+            (Value::Object(fields), Some(props)) if v.get("required").is_none() => {
+                fields.keys().any(|k| props.contains_key(k))
+            }
+            _ => true,
+        };
         let matching: Vec<usize> = variants
             .iter()
             .enumerate()
-            .filter(|(_, v)| check_json(v, value, at).is_ok())
+            .filter(|(_, v)| keyed(v) && check_json(v, value, at).is_ok())
             .map(|(i, _)| i)
             .collect();
         if matching.len() != 1 {

@@ -28,6 +28,39 @@ pub(crate) const CAMPAIGN_LINKS: &str = "campaignLinkMetrics";
 pub(crate) const NEWSLETTER_METRICS: &str = "getNewsletterMetrics";
 /// `getNewsletterLinks`: newsletter link metrics (version 1).
 pub(crate) const NEWSLETTER_LINKS: &str = "getNewsletterLinks";
+/// The 2026 contracts of the operations the excerpt lacks (`spec/`, copied from the vendor
+/// contracts; see `spec/README.md`).
+const OPS_2026: &str = include_str!("../../../spec/journeys-app.2026-ops.json");
+/// Where [`OPS_2026`] comes from, for error messages.
+const OPS_NAME: &str = "spec/journeys-app.2026-ops.json";
+
+/// The metrics and link operations of broadcasts, transactional messages, campaign actions,
+/// broadcast actions and newsletter variants (all version 1: `period`, `steps`), read from
+/// [`OPS_2026`].
+pub(crate) const BROADCAST_METRICS: &str = "broadcastMetrics";
+pub(crate) const BROADCAST_LINKS: &str = "broadcastLinks";
+pub(crate) const TRANSACTIONAL_METRICS: &str = "transactionalMetrics";
+pub(crate) const TRANSACTIONAL_LINKS: &str = "transactionalLinks";
+pub(crate) const CAMPAIGN_ACTION_METRICS: &str = "campaignActionMetrics";
+pub(crate) const CAMPAIGN_ACTION_LINKS: &str = "campaignActionLinks";
+pub(crate) const BROADCAST_ACTION_METRICS: &str = "broadcastActionMetrics";
+pub(crate) const BROADCAST_ACTION_LINKS: &str = "broadcastActionLinks";
+pub(crate) const VARIANT_METRICS: &str = "getVariantMetrics";
+pub(crate) const VARIANT_LINKS: &str = "getVariantLinks";
+
+const ITEM_OPERATIONS: [&str; 10] = [
+    BROADCAST_METRICS,
+    BROADCAST_LINKS,
+    TRANSACTIONAL_METRICS,
+    TRANSACTIONAL_LINKS,
+    CAMPAIGN_ACTION_METRICS,
+    CAMPAIGN_ACTION_LINKS,
+    BROADCAST_ACTION_METRICS,
+    BROADCAST_ACTION_LINKS,
+    VARIANT_METRICS,
+    VARIANT_LINKS,
+];
+
 /// `exportDeliveriesData`: a deliveries export.
 const EXPORT_DELIVERIES: &str = "exportDeliveriesData";
 
@@ -54,10 +87,12 @@ pub(crate) struct Vocabulary {
     pub(crate) series_keys: Vec<String>,
     /// The `metric` values of a deliveries export request body.
     pub(crate) delivery_metrics: Vec<String>,
+    /// The `type` values of each operation of [`ITEM_OPERATIONS`] that has one.
+    types: BTreeMap<&'static str, Vec<String>>,
 }
 
 static VOCABULARY: LazyLock<Result<Vocabulary, String>> =
-    LazyLock::new(|| Vocabulary::from_spec(SPEC_2026));
+    LazyLock::new(|| Vocabulary::from_spec(SPEC_2026).and_then(|v| v.with_ops(OPS_2026)));
 
 /// The vocabulary, or why the embedded spec does not provide it.
 pub(crate) fn check() -> Result<(), String> {
@@ -83,6 +118,27 @@ impl Vocabulary {
     /// The `period` values of version-1 operation `op` (empty for an operation without one).
     pub(crate) fn periods(&self, op: &str) -> &[String] {
         self.periods.get(op).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The `type` values of operation `op` of [`ITEM_OPERATIONS`] (empty: it takes no `type`).
+    pub(crate) fn types(&self, op: &str) -> &[String] {
+        self.types.get(op).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Adds the periods and channels of [`ITEM_OPERATIONS`] from the JSON text of [`OPS_2026`].
+    fn with_ops(mut self, text: &str) -> Result<Self, String> {
+        let spec: Value =
+            serde_json::from_str(text).map_err(|e| format!("{OPS_NAME} is not JSON: {e}"))?;
+        for op in ITEM_OPERATIONS {
+            let periods =
+                query_enum(&spec, op, "period").map_err(|e| e.replace(SPEC_NAME, OPS_NAME))?;
+            self.periods.insert(op, units(op, "period", periods)?);
+            // `transactionalMetrics` and `transactionalLinks` take no `type`.
+            if let Ok(types) = query_enum(&spec, op, "type") {
+                self.types.insert(op, types);
+            }
+        }
+        Ok(self)
     }
 
     /// Reads the vocabulary from the JSON text of the 2026 spec.
@@ -113,6 +169,7 @@ impl Vocabulary {
             )?,
             series_keys,
             delivery_metrics: body_enum(&spec, EXPORT_DELIVERIES, "metric")?,
+            types: BTreeMap::new(),
         })
     }
 }

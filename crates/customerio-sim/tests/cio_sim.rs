@@ -19,13 +19,16 @@ impl CioSim {
             .expect("cio-sim starts");
         let stdout = child.stdout.take().expect("cio-sim stdout");
         let mut us = None;
-        for line in BufReader::new(stdout).lines() {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
             let line = line.expect("cio-sim prints its banner");
             if let Some(url) = line.trim().strip_prefix("US host: ") {
                 us = Some(url.to_string());
                 break;
             }
         }
+        // Keep reading the rest of the banner, as a terminal would.
+        std::thread::spawn(move || lines.for_each(drop));
         CioSim {
             child,
             us: us.expect("cio-sim prints its US host"),

@@ -167,6 +167,10 @@ pub struct Campaign {
     /// Segments that filter the campaign's audience.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub filter_segment_ids: Vec<i64>,
+    /// Every other field of the item (`state`, `active`, `tags`, `created`, ...), read by the
+    /// attribute columns.
+    #[serde(flatten)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `GET /v1/campaigns`.
@@ -198,6 +202,10 @@ pub struct Newsletter {
     /// The segments it is sent to.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub recipient_segment_ids: Vec<i64>,
+    /// Every other field of the item (`tags`, `created`, `sent_at`, ...), read by the attribute
+    /// columns.
+    #[serde(flatten)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A page of `GET /v1/newsletters`.

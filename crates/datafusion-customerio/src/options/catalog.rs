@@ -3,16 +3,27 @@
 
 use datafusion::common::utils::datafusion_strsim::levenshtein;
 
-use super::Report;
+use super::{MetricTable, ObjectTable, Report};
 
 impl Report {
     /// The options this report accepts, with a one-line description each.
     pub fn options(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Report::Campaigns | Report::Newsletters => METRIC_OPTIONS,
-            Report::Customers | Report::Segments => &CONNECTION_OPTIONS,
+            Report::Customers => &CONNECTION_OPTIONS,
+            Report::Segments => SEGMENT_OPTIONS,
             Report::CustomersExport => CUSTOMERS_EXPORT_OPTIONS,
             Report::DeliveriesExport => DELIVERIES_EXPORT_OPTIONS,
+            Report::Metrics(MetricTable::Broadcasts | MetricTable::CampaignActions) => {
+                ITEM_METRIC_OPTIONS
+            }
+            Report::Metrics(MetricTable::Transactional) => TRANSACTIONAL_METRIC_OPTIONS,
+            Report::Metrics(MetricTable::BroadcastActions | MetricTable::NewsletterVariants) => {
+                TYPED_LINK_METRIC_OPTIONS
+            }
+            Report::Metrics(MetricTable::CampaignJourneys) => JOURNEY_OPTIONS,
+            Report::Object(ObjectTable::Activities) => ACTIVITIES_OPTIONS,
+            Report::Object(_) => &CONNECTION_OPTIONS,
         }
     }
 }
@@ -86,6 +97,45 @@ const METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 4 }>(&[
     ),
 ]);
 
+const PERIOD: (&str, &str) = ("period", "hours, days, weeks or months (default days)");
+const STEPS: (&str, &str) = (
+    "steps",
+    "periods before the current one: up to 24 hours, 45 days, 12 weeks, 121 months (campaign actions 119) (default the maximum, 12 for months)",
+);
+const UNIQUE_LINKS: (&str, &str) = (
+    "unique_links",
+    "true to count each person once in link metrics (default false)",
+);
+
+/// `broadcast_metrics`, `campaign_action_metrics`.
+const ITEM_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 4 }>(&[
+    (
+        "metric_type",
+        "channel to report: email, webhook, twilio, whatsapp, slack, push, in_app, live_notification (default: all)",
+    ),
+    PERIOD,
+    STEPS,
+    UNIQUE_LINKS,
+]);
+
+/// `transactional_metrics`: its endpoints take no channel.
+const TRANSACTIONAL_METRIC_OPTIONS: &[(&str, &str)] =
+    &with_connection::<{ 8 + 3 }>(&[PERIOD, STEPS, UNIQUE_LINKS]);
+
+/// `broadcast_action_metrics`, `newsletter_variant_metrics`: their link endpoints take the
+/// channel and no `unique`.
+const TYPED_LINK_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 3 }>(&[
+    (
+        "metric_type",
+        "channel to report, in metrics and link metrics: broadcast actions email, webhook, twilio, whatsapp, slack, push, in_app, live_notification; newsletter variants email, webhook, twilio, push, in_app, inbox (default: all)",
+    ),
+    PERIOD,
+    STEPS,
+]);
+
+/// `campaign_journey_metrics`: its endpoint takes a window and a resolution only.
+const JOURNEY_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 2 }>(&[PERIOD, STEPS]);
+
 const EXPORT_TIMEOUT: (&str, &str) = (
     "export_timeout",
     "how long to wait for an export to finish: seconds, or 90s, 15m, 2h (default 30m)",
@@ -134,6 +184,16 @@ const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 10 }
     EXPORT_ATTRIBUTES,
     EXPORT_TIMEOUT,
 ]);
+
+const SEGMENT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 1 }>(&[(
+    "counts",
+    "true to add customer_count and used_by_* columns: two more requests per segment, made only when they are selected (default false)",
+)]);
+
+const ACTIVITIES_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 1 }>(&[(
+    "deleted",
+    "true to include deleted activities (default false)",
+)]);
 
 /// The closest name within edit distance 2, if any.
 pub(crate) fn did_you_mean<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {

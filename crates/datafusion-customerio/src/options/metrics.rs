@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 use super::catalog::did_you_mean;
 use super::values::{parse_bool, parse_int};
-use super::{Given, Report};
+use super::{Given, MetricTable, Report};
 
 /// Options of the metric reports (`campaigns`, `newsletters`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -80,8 +80,15 @@ impl Report {
     /// empty for the reports without `metric_type`. The link endpoints take no `type`.
     pub fn metric_types(self) -> &'static [&'static str] {
         match self {
-            Report::Campaigns => &CAMPAIGN_METRIC_TYPES,
-            Report::Newsletters => &NEWSLETTER_METRIC_TYPES,
+            Report::Campaigns
+            | Report::Metrics(
+                MetricTable::Broadcasts
+                | MetricTable::CampaignActions
+                | MetricTable::BroadcastActions,
+            ) => &CAMPAIGN_METRIC_TYPES,
+            Report::Newsletters | Report::Metrics(MetricTable::NewsletterVariants) => {
+                &NEWSLETTER_METRIC_TYPES
+            }
             _ => &[],
         }
     }
@@ -91,6 +98,20 @@ impl Report {
         match self {
             Report::Campaigns => "campaignMetrics (version 2) and campaignLinkMetrics",
             Report::Newsletters => "getNewsletterMetrics and getNewsletterLinks",
+            Report::Metrics(MetricTable::Broadcasts) => "broadcastMetrics and broadcastLinks",
+            Report::Metrics(MetricTable::Transactional) => {
+                "transactionalMetrics and transactionalLinks"
+            }
+            Report::Metrics(MetricTable::CampaignActions) => {
+                "campaignActionMetrics (version 2) and campaignActionLinks"
+            }
+            Report::Metrics(MetricTable::BroadcastActions) => {
+                "broadcastActionMetrics and broadcastActionLinks"
+            }
+            Report::Metrics(MetricTable::NewsletterVariants) => {
+                "getVariantMetrics and getVariantLinks"
+            }
+            Report::Metrics(MetricTable::CampaignJourneys) => "campaignJourneyMetrics",
             _ => "no metrics endpoint",
         }
     }
@@ -105,7 +126,9 @@ impl Report {
     pub fn max_steps(self, period: Period) -> u32 {
         let v1 = period.max_steps();
         match (self, period) {
-            (Report::Campaigns, Period::Months) => v1.min(V2_MAX_MONTHS - 1),
+            (Report::Campaigns | Report::Metrics(MetricTable::CampaignActions), Period::Months) => {
+                v1.min(V2_MAX_MONTHS - 1)
+            }
             _ => v1,
         }
     }

@@ -37,7 +37,7 @@ pub use exports::{
     ExportOptions, SegmentRef,
 };
 pub use metrics::MetricOptions;
-pub use report::Report;
+pub use report::{MetricTable, ObjectTable, Report};
 pub use time::{MAX_RELATIVE_DAYS, TimeSpec, check_window};
 
 /// The settings of one report, beyond how it reaches Customer.io: one variant per report, each
@@ -52,11 +52,63 @@ pub enum ReportSettings {
     /// `customers` (its typed attribute columns come from the DDL column list).
     Customers,
     /// `segments`.
-    Segments,
+    Segments(SegmentOptions),
     /// `customers_export`.
     CustomersExport(CustomersExportOptions),
     /// `deliveries_export`.
     DeliveriesExport(DeliveriesExportOptions),
+    /// An object table.
+    Object(ObjectSettings),
+    /// A metric table beyond `campaigns` and `newsletters`.
+    Metrics(MetricTable, MetricOptions),
+}
+
+/// The settings of `segments`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct SegmentOptions {
+    /// Add `customer_count` and the `used_by_*` columns (`getSegmentCount` and
+    /// `getSegmentDependencies`: two more requests per segment, made only when those columns are
+    /// selected). Default false.
+    pub counts: bool,
+}
+
+impl SegmentOptions {
+    fn parse(given: &Given) -> Result<Self> {
+        let mut o = SegmentOptions::default();
+        if let Some(v) = given.get("counts") {
+            o.counts = values::parse_bool("counts", v)?;
+        }
+        Ok(o)
+    }
+}
+
+/// The settings of an object table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ObjectSettings {
+    /// Which table.
+    pub table: ObjectTable,
+    /// `activities`: include deleted activities (`deleted=true`; default false, the API's default).
+    pub deleted: bool,
+}
+
+impl ObjectSettings {
+    /// The defaults of `table`.
+    pub fn new(table: ObjectTable) -> Self {
+        ObjectSettings {
+            table,
+            deleted: false,
+        }
+    }
+
+    fn parse(table: ObjectTable, given: &Given) -> Result<Self> {
+        let mut settings = ObjectSettings::new(table);
+        if let Some(v) = given.get("deleted") {
+            settings.deleted = values::parse_bool("deleted", v)?;
+        }
+        Ok(settings)
+    }
 }
 
 impl ReportSettings {
@@ -66,13 +118,15 @@ impl ReportSettings {
             Report::Campaigns => ReportSettings::Campaigns(MetricOptions::default()),
             Report::Newsletters => ReportSettings::Newsletters(MetricOptions::default()),
             Report::Customers => ReportSettings::Customers,
-            Report::Segments => ReportSettings::Segments,
+            Report::Segments => ReportSettings::Segments(SegmentOptions::default()),
             Report::CustomersExport => {
                 ReportSettings::CustomersExport(CustomersExportOptions::default())
             }
             Report::DeliveriesExport => {
                 ReportSettings::DeliveriesExport(DeliveriesExportOptions::default())
             }
+            Report::Object(t) => ReportSettings::Object(ObjectSettings::new(t)),
+            Report::Metrics(t) => ReportSettings::Metrics(t, MetricOptions::default()),
         }
     }
 
@@ -82,16 +136,20 @@ impl ReportSettings {
             ReportSettings::Campaigns(_) => Report::Campaigns,
             ReportSettings::Newsletters(_) => Report::Newsletters,
             ReportSettings::Customers => Report::Customers,
-            ReportSettings::Segments => Report::Segments,
+            ReportSettings::Segments(_) => Report::Segments,
             ReportSettings::CustomersExport(_) => Report::CustomersExport,
             ReportSettings::DeliveriesExport(_) => Report::DeliveriesExport,
+            ReportSettings::Object(o) => Report::Object(o.table),
+            ReportSettings::Metrics(t, _) => Report::Metrics(*t),
         }
     }
 
     /// The metric settings, for `campaigns` and `newsletters`.
     pub fn metrics(&self) -> Option<&MetricOptions> {
         match self {
-            ReportSettings::Campaigns(m) | ReportSettings::Newsletters(m) => Some(m),
+            ReportSettings::Campaigns(m)
+            | ReportSettings::Newsletters(m)
+            | ReportSettings::Metrics(_, m) => Some(m),
             _ => None,
         }
     }
@@ -139,13 +197,15 @@ impl TableOptions {
             Report::Campaigns => ReportSettings::Campaigns(MetricOptions::parse(&given)?),
             Report::Newsletters => ReportSettings::Newsletters(MetricOptions::parse(&given)?),
             Report::Customers => ReportSettings::Customers,
-            Report::Segments => ReportSettings::Segments,
+            Report::Segments => ReportSettings::Segments(SegmentOptions::parse(&given)?),
             Report::CustomersExport => {
                 ReportSettings::CustomersExport(CustomersExportOptions::parse(&given)?)
             }
             Report::DeliveriesExport => {
                 ReportSettings::DeliveriesExport(DeliveriesExportOptions::parse(&given, now)?)
             }
+            Report::Object(t) => ReportSettings::Object(ObjectSettings::parse(t, &given)?),
+            Report::Metrics(t) => ReportSettings::Metrics(t, MetricOptions::parse(&given)?),
         };
         Ok(TableOptions {
             connection,
@@ -395,7 +455,10 @@ mod tests {
             assert_eq!(o.settings, ReportSettings::default_for(report));
             assert_eq!(
                 o.settings.metrics().is_some(),
-                matches!(report, Report::Campaigns | Report::Newsletters),
+                matches!(
+                    report,
+                    Report::Campaigns | Report::Newsletters | Report::Metrics(_)
+                ),
                 "{report}"
             );
         }

@@ -11,20 +11,25 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::scalar::ScalarValue;
 
 use crate::CustomerIo;
 use crate::client::{Client, ClientConfig};
 use crate::clock::Clock;
 use crate::error::Result;
-use crate::options::{Report, ReportSettings, TableOptions};
+use crate::options::{MetricTable, Report, ReportSettings, TableOptions};
 use crate::reports::customers::CustomersReport;
 use crate::reports::exports::{ExportKind, ExportReport};
+use crate::reports::journeys::JourneyReport;
 use crate::reports::metrics::{MetricKind, MetricReport};
+use crate::reports::objects::ObjectReport;
 use crate::reports::segments::SegmentsReport;
 use crate::reports::{Pushed, ReportReader, Window};
 use scan::{CustomerIoScanExec, ScanParams, TableDefinition};
@@ -97,7 +102,9 @@ impl CustomerIoTable {
             ReportSettings::Customers => {
                 Arc::new(CustomersReport::new(workspace, declared.clone())?)
             }
-            ReportSettings::Segments => Arc::new(SegmentsReport::new(workspace)),
+            ReportSettings::Segments(o) => {
+                Arc::new(SegmentsReport::new(workspace).with_counts(o.counts))
+            }
             ReportSettings::CustomersExport(e) => Arc::new(ExportReport::new(
                 ExportKind::Customers,
                 workspace,
@@ -108,6 +115,13 @@ impl CustomerIoTable {
                 workspace,
                 e.clone().into(),
             )),
+            ReportSettings::Object(o) => Arc::new(ObjectReport::new(workspace, o.clone())),
+            ReportSettings::Metrics(MetricTable::CampaignJourneys, m) => {
+                Arc::new(JourneyReport::new(workspace, m.clone()))
+            }
+            ReportSettings::Metrics(t, m) => {
+                Arc::new(MetricReport::new((*t).into(), workspace, m.clone()))
+            }
         };
         Ok(CustomerIoTable {
             options,
@@ -334,9 +348,59 @@ impl TableProvider for CustomerIoTable {
             None => (0..self.reader.schema().fields().len()).collect(),
         };
         let partitions = self.partitions_for(state);
-        Ok(Arc::new(self.scan_exec(
-            projection, pushed, window, limit, partitions,
-        )?))
+        // Filters the read does not answer: on another pushable column (DataFusion asks which
+        // filters are exact once per group of filters it still holds, so a second column can be
+        // told "exact" when asked alone) or anything else it handed over. They are applied here,
+        // above the read, and the read then takes no limit.
+        let window_column = self.reader.window_column();
+        let residual: Vec<&Expr> = filters
+            .iter()
+            .filter(|f| !matches!(self.column_values(f), Some((c, _)) if Some(c) == chosen))
+            .filter(|f| window_column.and_then(|c| time_bounds(c, f)).is_none())
+            .collect();
+        if residual.is_empty() {
+            return Ok(Arc::new(
+                self.scan_exec(projection, pushed, window, limit, partitions)?,
+            ));
+        }
+        let schema = self.reader.schema();
+        let mut read_columns = projection.clone();
+        for f in &residual {
+            for c in f.column_refs() {
+                let i = schema.index_of(&c.name)?;
+                if !read_columns.contains(&i) {
+                    read_columns.push(i);
+                }
+            }
+        }
+        let exec = Arc::new(self.scan_exec(read_columns, pushed, window, None, partitions)?);
+        let unqualified = |e: &Expr| {
+            e.clone()
+                .transform(|e| {
+                    Ok(match e {
+                        Expr::Column(c) => {
+                            Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))
+                        }
+                        other => Transformed::no(other),
+                    })
+                })
+                .map(|t| t.data)
+        };
+        let predicate = residual
+            .iter()
+            .map(|e| unqualified(e))
+            .collect::<DfResult<Vec<_>>>()?
+            .into_iter()
+            .reduce(Expr::and)
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal("no residual filter".into())
+            })?;
+        let df_schema = DFSchema::try_from(exec.schema().as_ref().clone())?;
+        let predicate = state.create_physical_expr(predicate, &df_schema)?;
+        let filter = FilterExecBuilder::new(predicate, exec)
+            .apply_projection(Some((0..projection.len()).collect()))?
+            .build()?;
+        Ok(Arc::new(filter))
     }
 }
 

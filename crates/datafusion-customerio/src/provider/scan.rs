@@ -224,7 +224,7 @@ impl DisplayAs for CustomerIoScanExec {
         if let Some(t) = &self.task {
             write!(f, ", task={t}")?;
         }
-        for (k, v) in self.reader.describe() {
+        for (k, v) in self.reader.describe_scan(self.pushed.as_ref()) {
             write!(f, ", {k}={v}")?;
         }
         Ok(())

@@ -2,7 +2,9 @@
 
 pub mod customers;
 pub mod exports;
+pub mod journeys;
 pub mod metrics;
+pub mod objects;
 pub mod segments;
 
 use std::fmt::Debug;
@@ -164,6 +166,12 @@ pub trait ReportReader: Debug + Send + Sync {
     }
     /// Settings worth showing in EXPLAIN (never secrets).
     fn describe(&self) -> Vec<(&'static str, String)>;
+    /// What EXPLAIN shows of a scan that reads `pushed`: [`Self::describe`], unless the pushed
+    /// column changes what the read asks for (another endpoint).
+    fn describe_scan(&self, pushed: Option<&Pushed>) -> Vec<(&'static str, String)> {
+        let _ = pushed;
+        self.describe()
+    }
     /// Batches of the projected columns, emitted as responses arrive.
     fn read(&self, request: ReadRequest) -> BoxStream<'static, Result<RecordBatch>>;
 }

@@ -1,5 +1,9 @@
 //! The `segments` report: `GET /v1/segments` as a table (one request; archived segments are
 //! left out by the API). Handy for joins, and the name-to-id lookup of `customers_export`.
+//!
+//! With the `counts` option the table has four more columns, asked for per segment only when
+//! selected: `customer_count` (`GET /v1/segments/{id}/customer_count`) and `used_by_campaigns`,
+//! `used_by_sent_newsletters`, `used_by_draft_newsletters` (`GET /v1/segments/{id}/used_by`).
 
 use std::sync::{Arc, LazyLock};
 
@@ -13,6 +17,31 @@ use super::{ReadRequest, ReportReader};
 use crate::client::models::{Segment, SegmentList};
 use crate::client::{Client, RequestStats};
 use crate::error::Result;
+
+/// The columns `counts` adds, after [`schema`]'s.
+const COUNT_COLUMNS: [&str; 4] = [
+    "customer_count",
+    "used_by_campaigns",
+    "used_by_sent_newsletters",
+    "used_by_draft_newsletters",
+];
+
+/// The columns of `segments` with `counts`.
+pub fn schema_with_counts() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        let mut fields: Vec<Field> = schema().fields().iter().map(|f| (**f).clone()).collect();
+        fields.push(Field::new(COUNT_COLUMNS[0], DataType::Int64, true));
+        for name in &COUNT_COLUMNS[1..] {
+            fields.push(Field::new(
+                *name,
+                DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+                true,
+            ));
+        }
+        Arc::new(Schema::new(fields))
+    });
+    SCHEMA.clone()
+}
 
 /// The columns of `segments`.
 pub fn schema() -> SchemaRef {
@@ -46,6 +75,7 @@ pub async fn list(client: &Client, stats: &RequestStats) -> Result<Vec<Segment>>
 #[derive(Debug)]
 pub struct SegmentsReport {
     workspace: String,
+    counts: bool,
 }
 
 impl SegmentsReport {
@@ -53,13 +83,103 @@ impl SegmentsReport {
     pub fn new(workspace: impl Into<String>) -> Self {
         SegmentsReport {
             workspace: workspace.into(),
+            counts: false,
         }
     }
+
+    /// With the `counts` columns.
+    pub fn with_counts(mut self, counts: bool) -> Self {
+        self.counts = counts;
+        self
+    }
+}
+
+/// The `counts` values of one segment.
+#[derive(Debug, Default)]
+struct Counts {
+    customer_count: Option<i64>,
+    used_by: [Vec<i64>; 3],
+}
+
+/// The `counts` values of `segments`, for the projected count columns (none: no request).
+async fn counts(
+    client: &Client,
+    stats: &RequestStats,
+    segments: &[Segment],
+    projection: &[usize],
+) -> Result<Vec<Counts>> {
+    let base = schema().fields().len();
+    let want_count = projection.contains(&base);
+    let want_used = projection.iter().any(|c| *c > base);
+    let mut out = Vec::with_capacity(segments.len());
+    for s in segments {
+        let mut c = Counts::default();
+        if want_count {
+            let path = format!("/v1/segments/{}/customer_count", s.id);
+            let body: serde_json::Value = client.get(&path, &[], stats).await?;
+            c.customer_count = Some(
+                body.get("count")
+                    .and_then(serde_json::Value::as_i64)
+                    .ok_or_else(|| crate::error::Error::Malformed {
+                        endpoint: format!("GET {path} (getSegmentCount)"),
+                        detail: format!(
+                            "`count` is {}, expected an integer",
+                            body.get("count")
+                                .map_or("missing".into(), |v| v.to_string())
+                        ),
+                    })?,
+            );
+        }
+        if want_used {
+            let path = format!("/v1/segments/{}/used_by", s.id);
+            let body: serde_json::Value = client.get(&path, &[], stats).await?;
+            for (i, key) in ["campaigns", "sent_newsletters", "draft_newsletters"]
+                .iter()
+                .enumerate()
+            {
+                if !body
+                    .get("used_by")
+                    .is_some_and(serde_json::Value::is_object)
+                {
+                    return Err(crate::error::Error::Malformed {
+                        endpoint: format!("GET {path} (getSegmentDependencies)"),
+                        detail: "the answer has no `used_by` object".into(),
+                    });
+                }
+                c.used_by[i] = match body.pointer(&format!("/used_by/{key}")) {
+                    // An empty list may be left out or null.
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(serde_json::Value::Array(ids)) => ids
+                        .iter()
+                        .map(|v| v.as_i64())
+                        .collect::<Option<Vec<i64>>>()
+                        .ok_or_else(|| crate::error::Error::Malformed {
+                            endpoint: format!("GET {path} (getSegmentDependencies)"),
+                            detail: format!(
+                                "`used_by.{key}` holds a value that is not an integer id"
+                            ),
+                        })?,
+                    Some(other) => {
+                        return Err(crate::error::Error::Malformed {
+                            endpoint: format!("GET {path} (getSegmentDependencies)"),
+                            detail: format!("`used_by.{key}` is {other}, expected an array"),
+                        });
+                    }
+                };
+            }
+        }
+        out.push(c);
+    }
+    Ok(out)
 }
 
 impl ReportReader for SegmentsReport {
     fn schema(&self) -> SchemaRef {
-        schema()
+        if self.counts {
+            schema_with_counts()
+        } else {
+            schema()
+        }
     }
 
     fn pushdown_columns(&self) -> Vec<&'static str> {
@@ -67,20 +187,38 @@ impl ReportReader for SegmentsReport {
     }
 
     fn describe(&self) -> Vec<(&'static str, String)> {
-        vec![]
+        if self.counts {
+            vec![("counts", "true".into())]
+        } else {
+            vec![]
+        }
     }
 
     fn read(&self, request: ReadRequest) -> BoxStream<'static, Result<RecordBatch>> {
         let workspace = self.workspace.clone();
+        let schema = self.schema();
         stream::once(async move {
             let segments = list(&request.client, &request.stats).await?;
-            build_batch(&workspace, &segments, &request.projection)
+            let counts = counts(
+                &request.client,
+                &request.stats,
+                &segments,
+                &request.projection,
+            )
+            .await?;
+            build_batch(&workspace, &segments, &counts, &request.projection, &schema)
         })
         .boxed()
     }
 }
 
-fn build_batch(workspace: &str, segments: &[Segment], projection: &[usize]) -> Result<RecordBatch> {
+fn build_batch(
+    workspace: &str,
+    segments: &[Segment],
+    counts: &[Counts],
+    projection: &[usize],
+    full: &SchemaRef,
+) -> Result<RecordBatch> {
     let n = segments.len();
     fn text<'a>(segments: &'a [Segment], f: &dyn Fn(&'a Segment) -> Option<&'a str>) -> ArrayRef {
         let mut b = StringBuilder::new();
@@ -114,10 +252,25 @@ fn build_batch(workspace: &str, segments: &[Segment], projection: &[usize]) -> R
                 }
                 Arc::new(b.finish())
             }
-            _ => text(segments, &|s| s.deduplicate_id.as_deref()),
+            8 => text(segments, &|s| s.deduplicate_id.as_deref()),
+            9 => {
+                let mut b = Int64Builder::with_capacity(n);
+                counts
+                    .iter()
+                    .for_each(|c| b.append_option(c.customer_count));
+                Arc::new(b.finish())
+            }
+            k => {
+                let mut b = ListBuilder::new(Int64Builder::new());
+                for c in counts {
+                    b.values().append_slice(&c.used_by[k - 10]);
+                    b.append(true);
+                }
+                Arc::new(b.finish())
+            }
         });
     }
-    let schema = Arc::new(schema().project(projection)?);
+    let schema = Arc::new(full.project(projection)?);
     let options = RecordBatchOptions::new().with_row_count(Some(n));
     Ok(RecordBatch::try_new_with_options(
         schema, columns, &options,

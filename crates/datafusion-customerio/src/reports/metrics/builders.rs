@@ -14,11 +14,12 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::Shared;
 use super::fetch::Item;
-use super::schema::{LINKS_COLUMN, link_fields};
+use super::schema::{LINKS_COLUMN, attribute_columns, link_fields};
 use super::series::{AlignedLinks, aligned, series_len};
 use crate::api::{LINK_METRICS, SERIES_METRICS};
 use crate::client::models::Series;
 use crate::error::Result;
+use crate::reports::objects::convert::{build, lookup};
 
 /// The rows of one item: one per bucket start, in the scan's projection.
 pub(super) fn build_batch(
@@ -46,6 +47,18 @@ pub(super) fn build_batch(
                 Arc::new(b.finish().with_timezone("UTC"))
             }
             LINKS_COLUMN => links_array(links, starts),
+            c if c > LINKS_COLUMN + item.segments.len() => {
+                let attrs = attribute_columns(shared.kind);
+                let column = &attrs[c - LINKS_COLUMN - 1 - item.segments.len()];
+                let endpoint = format!("GET {} (item {})", shared.kind.facts().path, item.id);
+                let value = lookup(column, &item.attributes).map_err(|detail| {
+                    crate::error::Error::Malformed {
+                        endpoint: endpoint.clone(),
+                        detail,
+                    }
+                })?;
+                build(column, &vec![value; n], &endpoint)?
+            }
             c if c > LINKS_COLUMN => {
                 let ids = item
                     .segments

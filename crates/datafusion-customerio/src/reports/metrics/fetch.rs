@@ -12,7 +12,7 @@ use super::buckets::BucketList;
 use super::builders::build_batch;
 use super::query::{links_query, metrics_query};
 use super::series::{align_links, series_starts, server_now};
-use super::{CAMPAIGNS, MetricKind, MetricsApi, NEWSLETTERS, Shared};
+use super::{CAMPAIGNS, Listing, MetricKind, MetricsApi, NEWSLETTERS, Shared};
 use crate::client::models::{
     Campaign, CampaignEnvelope, CampaignList, LinkMetrics, LinksResponse, MetricsResponse,
     Newsletter, NewsletterEnvelope, NewsletterPage, Series,
@@ -28,6 +28,61 @@ pub(super) struct Item {
     pub(super) kind: Option<String>,
     /// The segment-id columns after `links`, in schema order.
     pub(super) segments: Vec<Vec<i64>>,
+    /// The item's other fields, for the attribute columns.
+    pub(super) attributes: std::sync::Arc<serde_json::Value>,
+    /// The parent's id, for items below one (actions, variants).
+    pub(super) parent: Option<i64>,
+}
+
+impl Item {
+    /// An item of a JSON listing (`id` an integer or a string of digits), below `parent`,
+    /// whose id is also written in the item as `parent_key` (the attribute column reads it).
+    fn from_json(
+        endpoint: &str,
+        value: serde_json::Value,
+        parent: Option<(i64, &str)>,
+    ) -> Result<Item> {
+        let malformed = |detail: String| Error::Malformed {
+            endpoint: endpoint.to_string(),
+            detail,
+        };
+        let serde_json::Value::Object(mut fields) = value else {
+            return Err(malformed(format!("an item is {value}, expected an object")));
+        };
+        let id = match fields.get("id") {
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            malformed(format!(
+                "an item's `id` is {}, expected an integer (or a string of digits)",
+                fields.get("id").map_or("missing".into(), |v| v.to_string())
+            ))
+        })?;
+        let text = |fields: &serde_json::Map<String, serde_json::Value>, key: &str| match fields
+            .get(key)
+        {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(malformed(format!(
+                "item {id}: `{key}` is {other}, expected a string"
+            ))),
+        };
+        let name = text(&fields, "name")?;
+        let kind = text(&fields, "type")?;
+        if let Some((p, key)) = parent {
+            fields.insert(key.to_string(), serde_json::Value::from(p));
+        }
+        Ok(Item {
+            id,
+            name,
+            kind,
+            segments: Vec::new(),
+            attributes: std::sync::Arc::new(serde_json::Value::Object(fields)),
+            parent: parent.map(|(p, _)| p),
+        })
+    }
 }
 
 impl From<Campaign> for Item {
@@ -38,6 +93,8 @@ impl From<Campaign> for Item {
             name: c.name,
             kind: c.kind,
             segments,
+            attributes: std::sync::Arc::new(serde_json::Value::Object(c.attributes)),
+            parent: None,
         }
     }
 }
@@ -50,6 +107,8 @@ impl From<Newsletter> for Item {
             name: n.name,
             kind: n.kind,
             segments,
+            attributes: std::sync::Arc::new(serde_json::Value::Object(n.attributes)),
+            parent: None,
         }
     }
 }
@@ -63,8 +122,8 @@ pub(super) enum ItemRef {
 pub(super) fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<ItemRef>> {
     let client = shared.request.client.clone();
     let stats = shared.request.stats.clone();
-    match shared.kind {
-        MetricKind::Campaigns => stream::once(async move {
+    match shared.kind.facts().listing {
+        Listing::Campaigns => stream::once(async move {
             let list: CampaignList = client.get(CAMPAIGNS.path, &[], &stats).await?;
             Ok::<_, Error>(stream::iter(
                 list.campaigns
@@ -74,7 +133,7 @@ pub(super) fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<Item
         })
         .try_flatten()
         .boxed(),
-        MetricKind::Newsletters => {
+        Listing::Newsletters => {
             let request = PageRequest {
                 method: Method::GET,
                 path: NEWSLETTERS.path.into(),
@@ -92,6 +151,116 @@ pub(super) fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<Item
                 .try_flatten()
                 .boxed()
         }
+        Listing::Json { path, envelope } => stream::once(async move {
+            let items = json_items(&client, &stats, path, envelope, false).await?;
+            let endpoint = format!("GET {path}");
+            let items: Vec<Result<ItemRef>> = items
+                .into_iter()
+                .map(|v| Item::from_json(&endpoint, v, None).map(ItemRef::Known))
+                .collect();
+            Ok::<_, Error>(stream::iter(items))
+        })
+        .try_flatten()
+        .boxed(),
+        Listing::PerParent { parents, each } => {
+            let parent_key = shared.kind.parent_key();
+            stream::once(async move {
+                let (path, envelope, paged) = parents;
+                let listed = json_items(&client, &stats, path, envelope, paged).await?;
+                let endpoint = format!("GET {path}");
+                let ids: Vec<i64> = listed
+                    .into_iter()
+                    .map(|v| Item::from_json(&endpoint, v, None).map(|i| i.id))
+                    .collect::<Result<_>>()?;
+                Ok::<_, Error>(stream::iter(ids).then(move |parent| {
+                    let (client, stats) = (client.clone(), stats.clone());
+                    async move {
+                        let (path, envelope, paged) = each;
+                        let path = path.replace("{parent}", &parent.to_string());
+                        let endpoint = format!("GET {path}");
+                        let items = match json_items(&client, &stats, &path, envelope, paged).await
+                        {
+                            Ok(items) => items,
+                            // A parent deleted since the listing has no items.
+                            Err(Error::Api { status: 404, .. }) => Vec::new(),
+                            Err(e) => return Err(e),
+                        };
+                        let items: Vec<Result<ItemRef>> = items
+                            .into_iter()
+                            .map(|v| {
+                                Item::from_json(&endpoint, v, Some((parent, parent_key)))
+                                    .map(ItemRef::Known)
+                            })
+                            .collect();
+                        Ok(stream::iter(items))
+                    }
+                }))
+            })
+            .try_flatten()
+            .try_flatten()
+            .boxed()
+        }
+    }
+}
+
+/// The items under `envelope` of `path` (`null`: none), every page of it when `paged`
+/// (`start` from `next`; a cursor seen twice is an error).
+async fn json_items(
+    client: &crate::client::Client,
+    stats: &crate::client::RequestStats,
+    path: &str,
+    envelope: &str,
+    paged: bool,
+) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(c) = &cursor {
+            query.push(("start", c.clone()));
+        }
+        let body: serde_json::Value = client.get(path, &query, stats).await?;
+        let malformed = |detail: String| Error::Malformed {
+            endpoint: format!("GET {path}"),
+            detail,
+        };
+        match body.get(envelope) {
+            Some(serde_json::Value::Array(items)) => out.extend(items.iter().cloned()),
+            Some(other) => {
+                return Err(malformed(format!(
+                    "`{envelope}` is {other}, expected an array"
+                )));
+            }
+            None => return Err(malformed(format!("the answer has no `{envelope}`"))),
+        }
+        let next = match body.get("next") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if s.is_empty() => None,
+            Some(serde_json::Value::String(s)) if paged => Some(s.clone()),
+            Some(serde_json::Value::String(s)) => {
+                return Err(malformed(format!(
+                    "the answer carries `next` ('{s}') but this listing is documented without paging"
+                )));
+            }
+            Some(other) => {
+                return Err(malformed(format!(
+                    "`next` is {other}, expected a string cursor"
+                )));
+            }
+        };
+        match next {
+            Some(n) => {
+                if !seen.insert(n.clone()) {
+                    return Err(Error::RepeatedCursor {
+                        endpoint: format!("GET {path}"),
+                        cursor: n,
+                    });
+                }
+                cursor = Some(n);
+            }
+            None => return Ok(out),
+        }
     }
 }
 
@@ -106,10 +275,10 @@ pub(super) async fn read_item(shared: &Shared, item: ItemRef) -> Result<Option<R
         },
     };
     let now = shared.request.clock.now();
-    let metrics = fetch_metrics(shared, item.id, now);
+    let metrics = fetch_metrics(shared, &item, now);
     let links = async {
         if shared.want_links {
-            fetch_links(shared, item.id).await.map(Some)
+            fetch_links(shared, &item).await.map(Some)
         } else {
             Ok(None)
         }
@@ -117,7 +286,10 @@ pub(super) async fn read_item(shared: &Shared, item: ItemRef) -> Result<Option<R
     let ((starts, series), links) = futures::try_join!(metrics, links)?;
     let links = match links {
         Some((l, date)) => {
-            let path = format!("{}/{}/metrics/links", shared.kind.facts().path, item.id);
+            let path = format!(
+                "{}/metrics/links",
+                shared.kind.item_path(item.id, item.parent)
+            );
             let server_now = server_now(shared, date, now, &path)?;
             Some(align_links(shared, l, server_now.unwrap_or(now)))
         }
@@ -141,6 +313,27 @@ async fn fetch_item(shared: &Shared, id: i64) -> Result<Item> {
                 .await?;
             Ok(n.newsletter.into())
         }
+        // The others are found in their one-request listing.
+        _ => {
+            let Listing::Json { path, envelope } = shared.kind.facts().listing else {
+                return Err(Error::Malformed {
+                    endpoint: shared.kind.facts().path.to_string(),
+                    detail: "items below a parent cannot be read by id".into(),
+                });
+            };
+            let endpoint = format!("GET {path}");
+            for v in json_items(client, stats, path, envelope, false).await? {
+                let item = Item::from_json(&endpoint, v, None)?;
+                if item.id == id {
+                    return Ok(item);
+                }
+            }
+            Err(Error::Api {
+                endpoint,
+                status: 404,
+                detail: format!("no item {id} in the listing"),
+            })
+        }
     }
 }
 
@@ -148,12 +341,12 @@ async fn fetch_item(shared: &Shared, id: i64) -> Result<Item> {
 /// version-1 buckets are labelled from the server's time (the answer's `Date`).
 async fn fetch_metrics(
     shared: &Shared,
-    id: i64,
+    item: &Item,
     now: DateTime<Utc>,
 ) -> Result<(Arc<BucketList>, Series)> {
     let o = &shared.options;
     let (client, stats) = (&shared.request.client, &shared.request.stats);
-    let path = format!("{}/{id}/metrics", shared.kind.facts().path);
+    let path = format!("{}/metrics", shared.kind.item_path(item.id, item.parent));
     let query = metrics_query(shared.kind, o, now);
     let dated = client
         .get_dated::<MetricsResponse>(&path, &query, stats)
@@ -171,11 +364,14 @@ async fn fetch_metrics(
 /// version-1 buckets end at.
 async fn fetch_links(
     shared: &Shared,
-    id: i64,
+    item: &Item,
 ) -> Result<(Vec<LinkMetrics>, Option<DateTime<Utc>>)> {
     let o = &shared.options;
-    let path = format!("{}/{id}/metrics/links", shared.kind.facts().path);
-    let query = links_query(o);
+    let path = format!(
+        "{}/metrics/links",
+        shared.kind.item_path(item.id, item.parent)
+    );
+    let query = links_query(shared.kind, o);
     let dated = shared
         .request
         .client

@@ -58,8 +58,10 @@ impl ItemDecoder {
             name,
             kind: item_kind,
             segments: vec![vec![]; segment_columns(shared.kind).len()],
+            attributes: std::sync::Arc::new(serde_json::Value::Object(Default::default())),
+            parent: None,
         };
-        let path = format!("{}/{id}/metrics", shared.kind.facts().path);
+        let path = format!("{}/metrics", shared.kind.item_path(id, None));
         let malformed = |path: &str, e: crate::client::BodyError| Error::Malformed {
             endpoint: format!("GET {path}"),
             detail: e.to_string(),

@@ -35,7 +35,8 @@ use futures::stream::{
 
 use super::{ReadRequest, ReportReader};
 use crate::error::Result;
-use crate::options::MetricOptions;
+use crate::options::{MetricOptions, MetricTable};
+use crate::reports::objects::spec::{Column, Kind, at};
 use buckets::Buckets;
 use fetch::{ItemRef, list_items, read_item};
 pub use query::v2_end;
@@ -46,11 +47,56 @@ use stream::ItemReads;
 
 /// Which metric report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MetricKind {
     /// `campaigns`
     Campaigns,
     /// `newsletters`
     Newsletters,
+    /// `broadcast_metrics`
+    Broadcasts,
+    /// `transactional_metrics`
+    Transactional,
+    /// `campaign_action_metrics`
+    CampaignActions,
+    /// `broadcast_action_metrics`
+    BroadcastActions,
+    /// `newsletter_variant_metrics`
+    NewsletterVariants,
+}
+
+impl From<MetricTable> for MetricKind {
+    fn from(t: MetricTable) -> Self {
+        match t {
+            MetricTable::Broadcasts => MetricKind::Broadcasts,
+            MetricTable::Transactional => MetricKind::Transactional,
+            MetricTable::CampaignActions => MetricKind::CampaignActions,
+            MetricTable::BroadcastActions => MetricKind::BroadcastActions,
+            MetricTable::NewsletterVariants => MetricKind::NewsletterVariants,
+            // Read by `reports::journeys`, not this reader; never converted.
+            MetricTable::CampaignJourneys => MetricKind::Campaigns,
+        }
+    }
+}
+
+/// How a report's items are listed.
+#[derive(Debug, Clone, Copy)]
+enum Listing {
+    /// `GET /v1/campaigns`, one request.
+    Campaigns,
+    /// `GET /v1/newsletters`, paged.
+    Newsletters,
+    /// One request whose `envelope` holds every item.
+    Json {
+        path: &'static str,
+        envelope: &'static str,
+    },
+    /// The items of every parent: the parents' listing (one request, or paged with `start`
+    /// when `paged`), then each parent's (`{parent}` in the path; paged alike).
+    PerParent {
+        parents: (&'static str, &'static str, bool),
+        each: (&'static str, &'static str, bool),
+    },
 }
 
 /// Which version of the metrics endpoint a report reads.
@@ -69,11 +115,24 @@ struct KindFacts {
     singular: &'static str,
     /// The id column, the one whose `=`/`IN` filters are pushed down.
     id_column: &'static str,
-    /// The list path; an item is `{path}/{id}`, its metrics `{path}/{id}/metrics`, its link
-    /// metrics `{path}/{id}/metrics/links`.
+    /// The list path (or the parents' list path), for messages.
     path: &'static str,
+    /// An item's path, `{parent}` and `{id}` in it: its metrics are `{item_path}/metrics`, its
+    /// link metrics `{item_path}/metrics/links`.
+    item_path: &'static str,
+    /// How the items are listed.
+    listing: Listing,
+    /// Whether the metrics endpoint takes `type` (all but transactional messages).
+    metrics_type: bool,
+    /// Whether the link endpoint takes `type` (actions of broadcasts and campaigns, variants).
+    links_type: bool,
+    /// Whether the link endpoint takes `unique`.
+    links_unique: bool,
     /// The segment-id columns after `links`: the item's segments, as the API lists them.
     segment_columns: &'static [&'static str],
+    /// The item's attributes the list call returns, as columns after the segment ids (at no
+    /// extra request).
+    attribute_columns: &'static [Column],
     /// The metrics endpoint's version.
     metrics_api: MetricsApi,
     /// Whether one request lists every item (campaigns) rather than pages (newsletters): with
@@ -85,7 +144,26 @@ const CAMPAIGNS: KindFacts = KindFacts {
     singular: "campaign",
     id_column: "campaign_id",
     path: "/v1/campaigns",
+    item_path: "/v1/campaigns/{id}",
+    listing: Listing::Campaigns,
+    metrics_type: true,
+    links_type: false,
+    links_unique: true,
     segment_columns: &["trigger_segment_ids", "filter_segment_ids"],
+    attribute_columns: &[
+        at("campaign_state", Kind::Text, &[&["state"]]),
+        at("campaign_active", Kind::Bool, &[&["active"]]),
+        at("campaign_tags", Kind::Texts, &[&["tags"]]),
+        at("campaign_created", Kind::Time, &[&["created"]]),
+        at("campaign_updated", Kind::Time, &[&["updated"]]),
+        at("campaign_first_started", Kind::Time, &[&["first_started"]]),
+        at("campaign_event_name", Kind::Text, &[&["event_name"]]),
+        at(
+            "campaign_deduplicate_id",
+            Kind::Text,
+            &[&["deduplicate_id"]],
+        ),
+    ],
     metrics_api: MetricsApi::V2,
     listed_in_one_request: true,
 };
@@ -94,18 +172,190 @@ const NEWSLETTERS: KindFacts = KindFacts {
     singular: "newsletter",
     id_column: "newsletter_id",
     path: "/v1/newsletters",
+    item_path: "/v1/newsletters/{id}",
+    listing: Listing::Newsletters,
+    metrics_type: true,
+    links_type: false,
+    links_unique: true,
     segment_columns: &["recipient_segment_ids"],
+    attribute_columns: &[
+        at("newsletter_tags", Kind::Texts, &[&["tags"]]),
+        at("newsletter_created", Kind::Time, &[&["created"]]),
+        at("newsletter_updated", Kind::Time, &[&["updated"]]),
+        at("newsletter_sent_at", Kind::Time, &[&["sent_at"]]),
+        at("newsletter_content_ids", Kind::Ints, &[&["content_ids"]]),
+        at(
+            "newsletter_subscription_topic_id",
+            Kind::Int,
+            &[&["subscription_topic_id"]],
+        ),
+        at(
+            "newsletter_deduplicate_id",
+            Kind::Text,
+            &[&["deduplicate_id"]],
+        ),
+    ],
+    metrics_api: MetricsApi::V1,
+    listed_in_one_request: false,
+};
+
+const BROADCASTS: KindFacts = KindFacts {
+    singular: "broadcast",
+    id_column: "broadcast_id",
+    path: "/v1/broadcasts",
+    item_path: "/v1/broadcasts/{id}",
+    listing: Listing::Json {
+        path: "/v1/broadcasts",
+        envelope: "broadcasts",
+    },
+    metrics_type: true,
+    links_type: false,
+    links_unique: true,
+    segment_columns: &[],
+    attribute_columns: &[
+        at("broadcast_state", Kind::Text, &[&["state"]]),
+        at("broadcast_active", Kind::Bool, &[&["active"]]),
+        at("broadcast_tags", Kind::Texts, &[&["tags"]]),
+        at("broadcast_created", Kind::Time, &[&["created"]]),
+        at("broadcast_updated", Kind::Time, &[&["updated"]]),
+    ],
+    metrics_api: MetricsApi::V1,
+    listed_in_one_request: true,
+};
+
+const TRANSACTIONAL: KindFacts = KindFacts {
+    singular: "transactional",
+    id_column: "transactional_id",
+    path: "/v1/transactional",
+    item_path: "/v1/transactional/{id}",
+    listing: Listing::Json {
+        path: "/v1/transactional",
+        envelope: "messages",
+    },
+    metrics_type: false,
+    links_type: false,
+    links_unique: true,
+    segment_columns: &[],
+    attribute_columns: &[
+        at("transactional_created_at", Kind::Time, &[&["created_at"]]),
+        at("transactional_updated_at", Kind::Time, &[&["updated_at"]]),
+    ],
+    metrics_api: MetricsApi::V1,
+    listed_in_one_request: true,
+};
+
+const CAMPAIGN_ACTIONS: KindFacts = KindFacts {
+    singular: "action",
+    id_column: "action_id",
+    path: "/v1/campaigns",
+    item_path: "/v1/campaigns/{parent}/actions/{id}",
+    listing: Listing::PerParent {
+        parents: ("/v1/campaigns", "campaigns", false),
+        each: ("/v1/campaigns/{parent}/actions", "actions", true),
+    },
+    metrics_type: true,
+    links_type: true,
+    links_unique: true,
+    segment_columns: &[],
+    attribute_columns: &[
+        at("campaign_id", Kind::Int, &[&["campaign_id"]]),
+        at("action_sending_state", Kind::Text, &[&["sending_state"]]),
+        at("action_created", Kind::Time, &[&["created"]]),
+        at("action_updated", Kind::Time, &[&["updated"]]),
+    ],
+    metrics_api: MetricsApi::V2,
+    listed_in_one_request: false,
+};
+
+const BROADCAST_ACTIONS: KindFacts = KindFacts {
+    singular: "action",
+    id_column: "action_id",
+    path: "/v1/broadcasts",
+    item_path: "/v1/broadcasts/{parent}/actions/{id}",
+    listing: Listing::PerParent {
+        parents: ("/v1/broadcasts", "broadcasts", false),
+        each: ("/v1/broadcasts/{parent}/actions", "actions", false),
+    },
+    metrics_type: true,
+    links_type: true,
+    links_unique: false,
+    segment_columns: &[],
+    attribute_columns: &[
+        at("broadcast_id", Kind::Int, &[&["broadcast_id"]]),
+        at("action_sending_state", Kind::Text, &[&["sending_state"]]),
+        at("action_created", Kind::Time, &[&["created"]]),
+        at("action_updated", Kind::Time, &[&["updated"]]),
+    ],
+    metrics_api: MetricsApi::V1,
+    listed_in_one_request: false,
+};
+
+const NEWSLETTER_VARIANTS: KindFacts = KindFacts {
+    singular: "content",
+    id_column: "content_id",
+    path: "/v1/newsletters",
+    item_path: "/v1/newsletters/{parent}/contents/{id}",
+    listing: Listing::PerParent {
+        parents: ("/v1/newsletters", "newsletters", true),
+        each: ("/v1/newsletters/{parent}/contents", "contents", false),
+    },
+    metrics_type: true,
+    links_type: true,
+    links_unique: false,
+    segment_columns: &[],
+    attribute_columns: &[
+        at("newsletter_id", Kind::Int, &[&["newsletter_id"]]),
+        at("content_language", Kind::Text, &[&["language"]]),
+        at("content_subject", Kind::Text, &[&["subject"]]),
+    ],
     metrics_api: MetricsApi::V1,
     listed_in_one_request: false,
 };
 
 impl MetricKind {
+    /// Every metric report.
+    pub const ALL: [MetricKind; 7] = [
+        MetricKind::Campaigns,
+        MetricKind::Newsletters,
+        MetricKind::Broadcasts,
+        MetricKind::Transactional,
+        MetricKind::CampaignActions,
+        MetricKind::BroadcastActions,
+        MetricKind::NewsletterVariants,
+    ];
+
     /// The facts of this report.
     fn facts(self) -> &'static KindFacts {
         match self {
             MetricKind::Campaigns => &CAMPAIGNS,
             MetricKind::Newsletters => &NEWSLETTERS,
+            MetricKind::Broadcasts => &BROADCASTS,
+            MetricKind::Transactional => &TRANSACTIONAL,
+            MetricKind::CampaignActions => &CAMPAIGN_ACTIONS,
+            MetricKind::BroadcastActions => &BROADCAST_ACTIONS,
+            MetricKind::NewsletterVariants => &NEWSLETTER_VARIANTS,
         }
+    }
+
+    /// The key of the parent's id in an item below one (and its attribute column).
+    fn parent_key(self) -> &'static str {
+        match self {
+            MetricKind::CampaignActions => "campaign_id",
+            MetricKind::BroadcastActions => "broadcast_id",
+            MetricKind::NewsletterVariants => "newsletter_id",
+            _ => "parent_id",
+        }
+    }
+
+    /// The path of `item`, whose metrics are at `{path}/metrics`.
+    fn item_path(self, id: i64, parent: Option<i64>) -> String {
+        self.facts()
+            .item_path
+            .replace(
+                "{parent}",
+                &parent.map(|p| p.to_string()).unwrap_or_default(),
+            )
+            .replace("{id}", &id.to_string())
     }
 }
 
@@ -170,7 +420,11 @@ impl ReportReader for MetricReport {
     }
 
     fn pushdown_columns(&self) -> Vec<&'static str> {
-        vec![self.kind.facts().id_column]
+        // Items below a parent have no path of their own without it: nothing is pushed.
+        match self.kind.facts().listing {
+            Listing::PerParent { .. } => vec![],
+            _ => vec![self.kind.facts().id_column],
+        }
     }
 
     fn describe(&self) -> Vec<(&'static str, String)> {

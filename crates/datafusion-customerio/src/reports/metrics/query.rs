@@ -16,7 +16,7 @@ pub fn metrics_query(
     now: DateTime<Utc>,
 ) -> Vec<(&'static str, String)> {
     let mut query = Vec::new();
-    if let Some(t) = &o.metric_type {
+    if let Some(t) = o.metric_type.as_ref().filter(|_| kind.facts().metrics_type) {
         query.push(("type", t.clone()));
     }
     match kind.facts().metrics_api {
@@ -48,13 +48,21 @@ pub fn v2_end(current: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     now.timestamp().max(current.timestamp() + 1)
 }
 
-/// The query of `GET /v1/{kind}/{id}/metrics/links` (version 1).
-pub fn links_query(o: &MetricOptions) -> Vec<(&'static str, String)> {
-    vec![
+/// The query of `GET {item}/metrics/links` (version 1): `unique` where the endpoint takes it,
+/// `type` where it takes one and a metric type is set.
+pub fn links_query(kind: MetricKind, o: &MetricOptions) -> Vec<(&'static str, String)> {
+    let facts = kind.facts();
+    let mut query = vec![
         ("period", o.period.as_str().to_string()),
         ("steps", o.steps.to_string()),
-        ("unique", o.unique_links.to_string()),
-    ]
+    ];
+    if facts.links_unique {
+        query.push(("unique", o.unique_links.to_string()));
+    }
+    if let Some(t) = o.metric_type.as_ref().filter(|_| facts.links_type) {
+        query.push(("type", t.clone()));
+    }
+    query
 }
 
 #[cfg(test)]

@@ -21,13 +21,17 @@ pub fn link_fields() -> Fields {
 
 /// The schema of a metric report.
 pub fn schema(kind: MetricKind) -> SchemaRef {
-    static CAMPAIGNS: LazyLock<SchemaRef> = LazyLock::new(|| build_schema(MetricKind::Campaigns));
-    static NEWSLETTERS: LazyLock<SchemaRef> =
-        LazyLock::new(|| build_schema(MetricKind::Newsletters));
-    match kind {
-        MetricKind::Campaigns => CAMPAIGNS.clone(),
-        MetricKind::Newsletters => NEWSLETTERS.clone(),
-    }
+    static SCHEMAS: LazyLock<Vec<(MetricKind, SchemaRef)>> = LazyLock::new(|| {
+        MetricKind::ALL
+            .iter()
+            .map(|k| (*k, build_schema(*k)))
+            .collect()
+    });
+    SCHEMAS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_else(|| build_schema(kind))
 }
 
 fn build_schema(kind: MetricKind) -> SchemaRef {
@@ -66,7 +70,15 @@ fn build_schema(kind: MetricKind) -> SchemaRef {
             true,
         ));
     }
+    for c in attribute_columns(kind) {
+        fields.push(Field::new(c.name, c.kind.data_type(), true));
+    }
     Arc::new(Schema::new(fields))
+}
+
+/// The attribute columns after the segment ids: fields the list call already returns.
+pub fn attribute_columns(kind: MetricKind) -> &'static [crate::reports::objects::spec::Column] {
+    kind.facts().attribute_columns
 }
 
 /// The segment-id columns after `links`: the item's segments, as the API lists them.
@@ -86,10 +98,10 @@ mod tests {
         let s = schema(MetricKind::Campaigns);
         assert_eq!(s.field(1).name(), "campaign_id");
         assert_eq!(s.field(LINKS_COLUMN).name(), "links");
-        assert_eq!(s.fields().len(), 7 + 26 + 1 + 2);
+        assert_eq!(s.fields().len(), 7 + 26 + 1 + 2 + 8);
         assert_eq!(
             schema(MetricKind::Newsletters).fields().len(),
-            7 + 26 + 1 + 1
+            7 + 26 + 1 + 1 + 7
         );
     }
 }
