@@ -306,7 +306,11 @@ async fn setup(common: &Common, quiet: bool) -> Result<Setup, CliError> {
     })
 }
 
-fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
+/// The response cache's time to live in the shell, `-c` and `-f` (`SET customerio.cache_ttl`
+/// changes it; a table's `cache_ttl` option wins).
+const SHELL_CACHE_TTL: &str = "5m";
+
+fn shell(setup: &Setup, print: PrintOptions, cache_ttl: &str) -> Result<Shell, CliError> {
     #[cfg(feature = "distributed")]
     let ctx = match &setup.workers {
         Some((urls, channels)) => {
@@ -316,6 +320,12 @@ fn shell(setup: &Setup, print: PrintOptions) -> Result<Shell, CliError> {
     };
     #[cfg(not(feature = "distributed"))]
     let ctx = new_session(&setup.cio);
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .set("customerio.cache_ttl", cache_ttl)
+        .map_err(|e| CliError::msg(e.to_string()))?;
     for (name, key) in &setup.workspaces {
         if let Err(e) = register_workspace(&ctx, &setup.cio, name, key) {
             eprintln!("warning: {e}");
@@ -350,7 +360,7 @@ async fn run(args: Args) -> ExitCode {
         max_rows: args.maxrows,
         quiet: args.quiet,
     };
-    let mut shell = match shell(&setup, print) {
+    let mut shell = match shell(&setup, print, SHELL_CACHE_TTL) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
@@ -534,6 +544,8 @@ async fn schedule_inner(args: &Args, s: &ScheduleArgs) -> Result<ExitCode, CliEr
         job.since = Some(t);
     }
     let setup = Arc::new(setup(&args.common, args.quiet).await?);
+    // A run never reads an answer from the cache, not even where a table asks for one.
+    setup.cio.cache().set_max_bytes(0);
     let interrupt = Interrupt::install(true)
         .map_err(|e| CliError::msg(format!("cannot listen for signals: {e}")))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -559,6 +571,7 @@ async fn schedule_inner(args: &Args, s: &ScheduleArgs) -> Result<ExitCode, CliEr
                     quiet: true,
                     ..PrintOptions::default()
                 },
+                "0",
             )?;
             sh.exec = ExecOptions {
                 interrupt: Some(shell_interrupt.clone()),

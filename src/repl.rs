@@ -34,6 +34,8 @@ Commands:
   \\pset format F     output format: table, csv, json, ndjson
   \\pset maxrows N    rows shown at most in table format
   \\pset              show the settings
+  \\cache             the response cache: entries, bytes, hits (SET customerio.cache_ttl = '5m')
+  \\cache clear       empty the response cache
   \\?                 this help
   \\q                 quit (Ctrl-D too)
 
@@ -229,6 +231,20 @@ async fn command(shell: &mut Shell, line: &str) -> Flow {
         ("\\pset", _) => Err(CliError::msg(
             "usage: \\pset format table|csv|json|ndjson, or \\pset maxrows N",
         )),
+        ("\\cache", []) => {
+            let c = shell.cio.cache().stats();
+            println!(
+                "{} entries, {} of {} bytes; {} answers served from it or shared, {} fetched",
+                c.entries, c.bytes, c.max_bytes, c.hits, c.misses
+            );
+            Ok(())
+        }
+        ("\\cache", ["clear"]) => {
+            shell.cio.cache().clear();
+            eprintln!("The response cache is empty.");
+            Ok(())
+        }
+        ("\\cache", _) => Err(CliError::msg("usage: \\cache, or \\cache clear")),
         ("\\d", _) => Err(CliError::msg("usage: \\d, or \\d NAME")),
         _ => Err(CliError::msg(format!(
             "unknown command {cmd}; \\? lists the commands"

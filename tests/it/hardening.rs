@@ -30,6 +30,7 @@ fn valid_value(option: &str, base_url: &str) -> String {
         "concurrency" => "4",
         "max_attempts" => "3",
         "request_timeout" => "30s",
+        "cache_ttl" => "5m",
         "metric_type" => "email",
         "period" => "weeks",
         "steps" => "3",
@@ -117,6 +118,10 @@ fn invalid_values(option: &str) -> Vec<(&'static str, Vec<&'static str>)> {
             ("[{}]", vec!["not a name or an id"]),
             ("[]", vec!["empty entry"]),
         ],
+        "cache_ttl" => ["25h", "abc", "-5m"]
+            .into_iter()
+            .map(|x| (x, vec![v, "0 (off) to 24h"]))
+            .collect(),
         "export_timeout" => ["0", "25h", "abc", "-5m"]
             .into_iter()
             .map(|x| (x, vec![v, "1s to 24h"]))

@@ -1,4 +1,5 @@
 //! One integration-test binary: every module runs against the in-process simulator over loopback.
+mod cache;
 mod canary;
 mod cli;
 mod cli_support;

@@ -148,6 +148,16 @@ impl CustomerIo {
         state
             .table_factories_mut()
             .insert(FORMAT_NAME.to_string(), self.factory());
+        // `SET customerio.cache_ttl = ...` (kept if the session already has the settings).
+        let extensions = &mut state.config_mut().options_mut().extensions;
+        if extensions.get::<session::CustomerIoSettings>().is_none() {
+            extensions.insert(session::CustomerIoSettings::default());
+        }
+    }
+
+    /// The response cache all tables of this instance share (`\cache` in `cio-sql`).
+    pub fn cache(&self) -> &Arc<client::ResponseCache> {
+        self.transport.cache()
     }
 
     /// Parses the OPTIONS of a `report` table, checking relative windows against this

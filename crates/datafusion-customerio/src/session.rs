@@ -1,14 +1,31 @@
 //! Session settings for SQL over Customer.io.
 
+use datafusion::common::config::ConfigExtension;
+use datafusion::common::extensions_options;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::CustomerIo;
+
+extensions_options! {
+    /// Session settings of the Customer.io tables: `SET customerio.cache_ttl = '5m'`.
+    pub struct CustomerIoSettings {
+        /// How long answers are served from the response cache, for tables without their own
+        /// `cache_ttl`: `0` (off) to `24h`.
+        pub cache_ttl: String, default = "0".to_string()
+    }
+}
+
+impl ConfigExtension for CustomerIoSettings {
+    const PREFIX: &'static str = "customerio";
+}
 
 /// The settings a Customer.io session wants: the information schema on, so `SHOW TABLES` and
 /// `information_schema.columns` list the reports' tables. Add an application's own settings on
 /// top (`cio-sql` adds its Parquet writer's).
 pub fn session_config() -> SessionConfig {
-    SessionConfig::new().with_information_schema(true)
+    SessionConfig::new()
+        .with_information_schema(true)
+        .with_option_extension(CustomerIoSettings::default())
 }
 
 /// A new session with [`session_config`] and `STORED AS CUSTOMERIO` registered.

@@ -3,6 +3,7 @@
 //! file downloads, which are no API requests, retry under the same policy and count
 //! ([`retry::Attempts`]) in [`exports::Download`].
 
+pub mod cache;
 pub mod exports;
 pub mod models;
 pub mod pagination;
@@ -20,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use crate::credentials::{Credential, Region, Secret};
 use crate::error::{Error, Result};
+pub use cache::{CacheStats, ResponseCache};
 pub use ratelimit::{Pacers, RateLimiter};
 pub use retry::RetryPolicy;
 
@@ -39,6 +41,9 @@ pub struct RequestStats {
     pub bytes: Count,
     /// Values that did not cast to a declared column type (and became NULL).
     pub cast_failures: Count,
+    /// Requests answered by the response cache or by an identical one in flight (not sent, not
+    /// counted in `requests`).
+    pub cache_hits: Count,
 }
 
 /// How to reach one workspace.
@@ -142,23 +147,32 @@ pub struct Transport {
     /// [`set_instance_label`], called after a `CustomerIo` was made, still names its requests).
     http: Option<reqwest::Client>,
     pacers: Arc<Pacers>,
+    /// The response cache of the clients of this transport (one per `CustomerIo`).
+    cache: Arc<ResponseCache>,
 }
 
 impl Transport {
-    /// The process's HTTP client and pacers.
+    /// The process's HTTP client and pacers, and a response cache of its own.
     pub fn shared() -> Self {
         Transport {
             http: None,
             pacers: Pacers::shared(),
+            cache: Arc::default(),
         }
     }
 
-    /// `http` and `pacers`.
+    /// `http` and `pacers`, and a response cache of its own.
     pub fn new(http: reqwest::Client, pacers: Arc<Pacers>) -> Self {
         Transport {
             http: Some(http),
             pacers,
+            cache: Arc::default(),
         }
+    }
+
+    /// The response cache.
+    pub fn cache(&self) -> &Arc<ResponseCache> {
+        &self.cache
     }
 
     /// This transport with `http` instead of its HTTP client.
@@ -204,6 +218,13 @@ pub struct Client {
     config: ClientConfig,
     limiter: Arc<RateLimiter>,
     http: reqwest::Client,
+    cache: Arc<ResponseCache>,
+    /// The credential's name, in cache keys (never the key itself); empty: no cache.
+    cache_scope: Arc<str>,
+    /// How long an answer is served from the cache (zero: not stored).
+    cache_ttl: Duration,
+    /// Query parameters left out of cache keys ([`Client::ignoring_in_cache_key`]).
+    cache_ignore: &'static [&'static str],
 }
 
 impl fmt::Debug for Client {
@@ -251,7 +272,68 @@ impl Client {
             config,
             limiter,
             http: transport.http().clone(),
+            cache: transport.cache.clone(),
+            cache_scope: Arc::from(""),
+            cache_ttl: Duration::ZERO,
+            cache_ignore: &[],
         }
+    }
+
+    /// This client with `params` left out of its cache keys: for a caller whose requests that
+    /// differ only in those parameters have the same answer (the version-2 campaign metrics'
+    /// `end`, which moves with the clock inside the current bucket: every `end` in it asks for
+    /// the same buckets).
+    pub fn ignoring_in_cache_key(mut self, params: &'static [&'static str]) -> Self {
+        self.cache_ignore = params;
+        self
+    }
+
+    /// This client with its answers cached under the credential name `scope` for `ttl` (zero:
+    /// identical requests in flight are still shared, nothing is stored).
+    pub fn with_cache(mut self, scope: &str, ttl: Duration) -> Self {
+        self.cache_scope = Arc::from(scope);
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// The time to live of its cached answers.
+    pub fn cache_ttl(&self) -> Duration {
+        self.cache_ttl
+    }
+
+    /// The cache key of a request, if it may be answered by the cache or by an identical one in
+    /// flight: reads only, never an export (their status and links must be fresh).
+    fn cache_key(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Option<String> {
+        if self.cache_scope.is_empty() || path.starts_with("/v1/exports") {
+            return None;
+        }
+        let read = *method == Method::GET
+            || (*method == Method::POST
+                && matches!(
+                    path,
+                    "/v1/customers" | "/v1/customers/attributes" | "/v1/objects"
+                ));
+        if !read {
+            return None;
+        }
+        let mut key = format!(
+            "{}\n{}\n{method} {path}",
+            self.cache_scope, self.config.base_url
+        );
+        for (k, v) in query.iter().filter(|(k, _)| !self.cache_ignore.contains(k)) {
+            key.push_str(&format!("\n{k}={v}"));
+        }
+        if let Some(b) = body {
+            key.push('\n');
+            key.push_str(&b.to_string());
+        }
+        Some(key)
     }
 
     /// The base URL requests go to.
@@ -360,6 +442,68 @@ impl Client {
     where
         D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
     {
+        let Some(key) = self.cache_key(&method, path, query, body) else {
+            return self
+                .fetch(method, path, query, body, stats, &decode)
+                .await
+                .map(|(dated, _)| dated);
+        };
+        let decode_shared = |answer: &cache::Answer| -> Result<Dated<T>> {
+            let value = decode(&answer.0).map_err(|e| Error::Malformed {
+                endpoint: format!("{method} {path}"),
+                detail: self.scrub(&e.to_string()),
+            })?;
+            Ok(Dated {
+                value,
+                server_date: answer.1,
+            })
+        };
+        if let Some(answer) = self.cache.get(&key) {
+            stats.cache_hits.add(1);
+            self.cache.hit();
+            return decode_shared(&answer);
+        }
+        let cell = self.cache.inflight(&key);
+        let mut own: Option<Dated<T>> = None;
+        let shared = cell
+            .get_or_try_init(|| async {
+                let (dated, bytes) = self
+                    .fetch(method.clone(), path, query, body, stats, &decode)
+                    .await?;
+                let answer = (bytes, dated.server_date);
+                own = Some(dated);
+                Ok::<_, Error>(answer)
+            })
+            .await;
+        self.cache.done(&key, &cell);
+        let answer = shared?.clone();
+        match own {
+            Some(dated) => {
+                self.cache.miss();
+                self.cache.put(&key, answer, self.cache_ttl);
+                Ok(dated)
+            }
+            None => {
+                stats.cache_hits.add(1);
+                self.cache.hit();
+                decode_shared(&answer)
+            }
+        }
+    }
+
+    /// Sends one request (with its retries) and decodes the answer: the value and the body.
+    async fn fetch<T, D>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        stats: &RequestStats,
+        decode: &D,
+    ) -> Result<(Dated<T>, bytes::Bytes)>
+    where
+        D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
+    {
         let endpoint = format!("{method} {path}");
         let policy = &self.config.retry;
         let mut budget = retry::Attempts::new(policy);
@@ -368,7 +512,7 @@ impl Client {
             self.limiter.acquire(self.config.rate_limit).await;
             stats.requests.add(1);
             let outcome = self
-                .attempt(&method, path, query, body, &endpoint, stats, &decode)
+                .attempt(&method, path, query, body, &endpoint, stats, decode)
                 .await;
             let (wait, last, rate_limited) = match outcome {
                 Attempt::Done(v) => return Ok(v),
@@ -415,7 +559,7 @@ impl Client {
         endpoint: &str,
         stats: &RequestStats,
         decode: &D,
-    ) -> Attempt<Dated<T>>
+    ) -> Attempt<(Dated<T>, bytes::Bytes)>
     where
         D: Fn(&[u8]) -> std::result::Result<T, BodyError>,
     {
@@ -474,7 +618,7 @@ impl Client {
             });
         }
         match decode(&bytes) {
-            Ok(value) => Attempt::Done(Dated { value, server_date }),
+            Ok(value) => Attempt::Done((Dated { value, server_date }, bytes)),
             Err(BodyError::Trailing(e)) => Attempt::Retry {
                 wait: None,
                 last: format!("HTTP {status} with trailing data after the JSON ({e})"),
@@ -642,6 +786,61 @@ pub fn error_detail(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_keys_name_the_credential_never_the_key_and_skip_writes_and_exports() {
+        let config = ClientConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: Secret::new("s3cr3t-api-key-value"),
+            rate_limit: 1.0,
+            retry: RetryPolicy::default(),
+        };
+        let c = Client::new(config).with_cache("acme", Duration::from_secs(60));
+        let body = serde_json::json!({"filter": {"segment": {"id": 1}}});
+        let key = c
+            .cache_key(
+                &Method::POST,
+                "/v1/customers",
+                &[("limit", "10".into())],
+                Some(&body),
+            )
+            .unwrap();
+        assert!(
+            key.starts_with("acme\nhttp://127.0.0.1:9\nPOST /v1/customers"),
+            "{key}"
+        );
+        assert!(!key.contains("s3cr3t"), "{key}");
+        assert!(key.contains("limit=10") && key.contains("segment"), "{key}");
+        assert!(
+            c.cache_key(&Method::POST, "/v1/exports/customers", &[], Some(&body))
+                .is_none()
+        );
+        assert!(
+            c.cache_key(&Method::GET, "/v1/exports/7", &[], None)
+                .is_none()
+        );
+        assert!(
+            c.cache_key(&Method::DELETE, "/v1/segments/1", &[], None)
+                .is_none()
+        );
+        // Without a scope (a client not made by a table), nothing is cached or shared.
+        let bare = Client::new(c.config.clone());
+        assert!(
+            bare.cache_key(&Method::GET, "/v1/segments", &[], None)
+                .is_none()
+        );
+        // `end` left out where the caller says it does not change the answer.
+        let v2 = c.clone().ignoring_in_cache_key(&["end"]);
+        let q = |end: &str| vec![("start", "1".to_string()), ("end", end.to_string())];
+        assert_eq!(
+            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("5"), None),
+            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("9"), None)
+        );
+        assert_ne!(
+            c.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("5"), None),
+            c.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("9"), None)
+        );
+    }
 
     #[test]
     fn error_details_in_every_shape() {

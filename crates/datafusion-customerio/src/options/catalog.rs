@@ -46,7 +46,7 @@ const fn with_connection<const N: usize>(
     all
 }
 
-const CONNECTION_OPTIONS: [(&str, &str); 8] = [
+const CONNECTION_OPTIONS: [(&str, &str); 9] = [
     (
         "key",
         "name of the credential holding the App API key (never the key itself)",
@@ -79,9 +79,13 @@ const CONNECTION_OPTIONS: [(&str, &str); 8] = [
         "request_timeout",
         "time one attempt may take, headers and body: 1s to 10m, as seconds or 30s, 2m (default 60s)",
     ),
+    (
+        "cache_ttl",
+        "how long answers are served from the response cache: 0 (off) to 24h (default: the session's customerio.cache_ttl, else 0; cio-sql's shell 5m)",
+    ),
 ];
 
-const METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 4 }>(&[
+const METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 4 }>(&[
     (
         "metric_type",
         "channel to report: campaigns email, webhook, twilio, whatsapp, slack, push, in_app, live_notification; newsletters email, webhook, twilio, push, in_app, inbox (default: all)",
@@ -108,7 +112,7 @@ const UNIQUE_LINKS: (&str, &str) = (
 );
 
 /// `broadcast_metrics`, `campaign_action_metrics`.
-const ITEM_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 4 }>(&[
+const ITEM_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 4 }>(&[
     (
         "metric_type",
         "channel to report: email, webhook, twilio, whatsapp, slack, push, in_app, live_notification (default: all)",
@@ -120,11 +124,11 @@ const ITEM_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 4 }>(&[
 
 /// `transactional_metrics`: its endpoints take no channel.
 const TRANSACTIONAL_METRIC_OPTIONS: &[(&str, &str)] =
-    &with_connection::<{ 8 + 3 }>(&[PERIOD, STEPS, UNIQUE_LINKS]);
+    &with_connection::<{ 9 + 3 }>(&[PERIOD, STEPS, UNIQUE_LINKS]);
 
 /// `broadcast_action_metrics`, `newsletter_variant_metrics`: their link endpoints take the
 /// channel and no `unique`.
-const TYPED_LINK_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 3 }>(&[
+const TYPED_LINK_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 3 }>(&[
     (
         "metric_type",
         "channel to report, in metrics and link metrics: broadcast actions email, webhook, twilio, whatsapp, slack, push, in_app, live_notification; newsletter variants email, webhook, twilio, push, in_app, inbox (default: all)",
@@ -134,7 +138,7 @@ const TYPED_LINK_METRIC_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 3 }>
 ]);
 
 /// `campaign_journey_metrics`: its endpoint takes a window and a resolution only.
-const JOURNEY_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 2 }>(&[PERIOD, STEPS]);
+const JOURNEY_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 2 }>(&[PERIOD, STEPS]);
 
 const EXPORT_TIMEOUT: (&str, &str) = (
     "export_timeout",
@@ -145,7 +149,7 @@ const EXPORT_ATTRIBUTES: (&str, &str) = (
     "extra person attributes as columns: a JSON array or a comma-separated list",
 );
 
-const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 3 }>(&[
+const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 3 }>(&[
     (
         "segments",
         "segment names or ids: a JSON array or a comma-separated list (default: everyone)",
@@ -154,7 +158,7 @@ const CUSTOMERS_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 3 }>(
     EXPORT_TIMEOUT,
 ]);
 
-const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 10 }>(&[
+const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 10 }>(&[
     (
         "campaign_id",
         "export this campaign's deliveries (at most one selector)",
@@ -185,12 +189,12 @@ const DELIVERIES_EXPORT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 10 }
     EXPORT_TIMEOUT,
 ]);
 
-const SEGMENT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 1 }>(&[(
+const SEGMENT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 1 }>(&[(
     "counts",
     "true to add customer_count and used_by_* columns: two more requests per segment, made only when they are selected (default false)",
 )]);
 
-const ACTIVITIES_OPTIONS: &[(&str, &str)] = &with_connection::<{ 8 + 1 }>(&[(
+const ACTIVITIES_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 1 }>(&[(
     "deleted",
     "true to include deleted activities (default false)",
 )]);

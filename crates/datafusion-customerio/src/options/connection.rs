@@ -29,6 +29,9 @@ pub struct ConnectionOptions {
     pub max_attempts: Option<u32>,
     /// Time one attempt may take; `None` keeps the client's default.
     pub request_timeout: Option<std::time::Duration>,
+    /// How long answers are served from the response cache; `None`: the session's
+    /// `customerio.cache_ttl` (else 0, off).
+    pub cache_ttl: Option<std::time::Duration>,
 }
 
 impl ConnectionOptions {
@@ -43,6 +46,7 @@ impl ConnectionOptions {
             concurrency: DEFAULT_CONCURRENCY,
             max_attempts: None,
             request_timeout: None,
+            cache_ttl: None,
         }
     }
 
@@ -115,6 +119,11 @@ impl ConnectionOptions {
         if let Some(v) = given.get("request_timeout") {
             c.request_timeout = Some(parse_duration("request_timeout", v, 10 * 60)?);
         }
+        if let Some(v) = given.get("cache_ttl") {
+            c.cache_ttl = Some(parse_cache_ttl("cache_ttl", v).map_err(|m| {
+                Error::option_value("cache_ttl", v, format!("option cache_ttl: {m}"))
+            })?);
+        }
         Ok(c)
     }
 }
@@ -164,6 +173,24 @@ fn parse_rate(v: &str) -> Result<f64> {
                 "option rate_limit: '{v}' is not a rate; valid values are numbers above 0 and at \
                  most 1000 (requests per second; Customer.io allows 10)"
             ),
+        )),
+    }
+}
+
+/// A cache time to live: `0` (off) or a duration up to 24 hours (`90`, `90s`, `5m`, `1h`); what
+/// is wrong otherwise.
+pub fn parse_cache_ttl(name: &str, v: &str) -> std::result::Result<std::time::Duration, String> {
+    let t = v.trim();
+    let parsed = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse().ok().map(std::time::Duration::from_secs)
+    } else {
+        humantime::parse_duration(t).ok()
+    };
+    match parsed {
+        Some(d) if d <= std::time::Duration::from_secs(24 * 3600) => Ok(d),
+        _ => Err(format!(
+            "'{v}' is not a time to live for {name}; valid values are 0 (off) to 24h, written as \
+             seconds or with s, m, h (0, 90, 90s, 5m, 1h)"
         )),
     }
 }

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 
 pub(crate) use catalog::did_you_mean;
 pub(crate) use connection::check_base_url;
-pub use connection::{ConnectionOptions, DEFAULT_CONCURRENCY};
+pub use connection::{ConnectionOptions, DEFAULT_CONCURRENCY, parse_cache_ttl};
 pub use exports::{
     CustomersExportOptions, DEFAULT_EXPORT_TIMEOUT, DeliveriesExportOptions, DeliverySelector,
     ExportOptions, SegmentRef,

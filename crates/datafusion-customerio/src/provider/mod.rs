@@ -86,7 +86,8 @@ impl CustomerIoTable {
             c.rate_limit,
         );
         config.retry = c.retry_policy();
-        let client = Client::with_transport(config, cio.transport());
+        let client = Client::with_transport(config, cio.transport())
+            .with_cache(&c.key, c.cache_ttl.unwrap_or_default());
         let workspace = c.workspace_label().to_string();
         let reader: Arc<dyn ReportReader> = match &options.settings {
             ReportSettings::Campaigns(m) => Arc::new(MetricReport::new(
@@ -348,6 +349,7 @@ impl TableProvider for CustomerIoTable {
             None => (0..self.reader.schema().fields().len()).collect(),
         };
         let partitions = self.partitions_for(state);
+        let client = self.client_for(state)?;
         // Filters the read does not answer: on another pushable column (DataFusion asks which
         // filters are exact once per group of filters it still holds, so a second column can be
         // told "exact" when asked alone) or anything else it handed over. They are applied here,
@@ -359,9 +361,9 @@ impl TableProvider for CustomerIoTable {
             .filter(|f| window_column.and_then(|c| time_bounds(c, f)).is_none())
             .collect();
         if residual.is_empty() {
-            return Ok(Arc::new(
-                self.scan_exec(projection, pushed, window, limit, partitions)?,
-            ));
+            return Ok(Arc::new(self.scan_exec_with(
+                client, projection, pushed, window, limit, partitions,
+            )?));
         }
         let schema = self.reader.schema();
         let mut read_columns = projection.clone();
@@ -373,7 +375,14 @@ impl TableProvider for CustomerIoTable {
                 }
             }
         }
-        let exec = Arc::new(self.scan_exec(read_columns, pushed, window, None, partitions)?);
+        let exec = Arc::new(self.scan_exec_with(
+            client,
+            read_columns,
+            pushed,
+            window,
+            None,
+            partitions,
+        )?);
         let unqualified = |e: &Expr| {
             e.clone()
                 .transform(|e| {
@@ -415,6 +424,26 @@ impl CustomerIoTable {
         limit: Option<usize>,
         partitions: usize,
     ) -> DfResult<CustomerIoScanExec> {
+        self.scan_exec_with(
+            self.client.clone(),
+            projection,
+            pushed,
+            window,
+            limit,
+            partitions,
+        )
+    }
+
+    /// [`Self::scan_exec`] sending with `client`.
+    fn scan_exec_with(
+        &self,
+        client: Client,
+        projection: Vec<usize>,
+        pushed: Option<Pushed>,
+        window: Option<Window>,
+        limit: Option<usize>,
+        partitions: usize,
+    ) -> DfResult<CustomerIoScanExec> {
         let params = ScanParams {
             definition: Arc::new(TableDefinition {
                 options: self.options.clone(),
@@ -422,7 +451,7 @@ impl CustomerIoTable {
             }),
             report: self.options.report().as_str(),
             workspace: self.options.connection.workspace_label().to_string(),
-            client: self.client.clone(),
+            client,
             clock: self.clock.clone(),
             projection,
             pushed,
@@ -433,6 +462,32 @@ impl CustomerIoTable {
             task: None,
         };
         CustomerIoScanExec::new(self.reader.clone(), params)
+    }
+
+    /// The client of a scan in `state`: the table's `cache_ttl`, else the session's
+    /// `customerio.cache_ttl`.
+    fn client_for(&self, state: &dyn Session) -> DfResult<Client> {
+        if self.options.connection.cache_ttl.is_some() {
+            return Ok(self.client.clone());
+        }
+        let Some(settings) = state
+            .config()
+            .options()
+            .extensions
+            .get::<crate::session::CustomerIoSettings>()
+        else {
+            return Ok(self.client.clone());
+        };
+        let ttl = crate::options::parse_cache_ttl("customerio.cache_ttl", &settings.cache_ttl)
+            .map_err(|m| {
+                datafusion::error::DataFusionError::Plan(format!(
+                    "setting customerio.cache_ttl: {m}"
+                ))
+            })?;
+        Ok(self
+            .client
+            .clone()
+            .with_cache(&self.options.connection.key, ttl))
     }
 
     /// How many partitions a scan has in the session `state`: one, except in a distributed

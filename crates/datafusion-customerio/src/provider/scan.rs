@@ -269,6 +269,7 @@ impl ExecutionPlan for CustomerIoScanExec {
             rate_limited: MetricBuilder::new(&self.metrics).counter("rate_limited", partition),
             bytes: MetricBuilder::new(&self.metrics).counter("bytes_received", partition),
             cast_failures: MetricBuilder::new(&self.metrics).counter("cast_failures", partition),
+            cache_hits: MetricBuilder::new(&self.metrics).counter("cache_hits", partition),
         };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let request = ReadRequest {

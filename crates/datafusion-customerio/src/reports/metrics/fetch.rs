@@ -348,6 +348,13 @@ async fn fetch_metrics(
     let (client, stats) = (&shared.request.client, &shared.request.stats);
     let path = format!("{}/metrics", shared.kind.item_path(item.id, item.parent));
     let query = metrics_query(shared.kind, o, now);
+    // Version 2's `end` is now, inside the current bucket; `start` (the first bucket) pins the
+    // buckets: requests that differ only in `end` ask for the same ones, so `end` is no part
+    // of the cache key (the answer cached is one at most `cache_ttl` old, as for any other).
+    let client = match shared.kind.facts().metrics_api {
+        MetricsApi::V2 => client.clone().ignoring_in_cache_key(&["end"]),
+        MetricsApi::V1 => client.clone(),
+    };
     let dated = client
         .get_dated::<MetricsResponse>(&path, &query, stats)
         .await?;
