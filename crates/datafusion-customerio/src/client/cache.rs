@@ -32,6 +32,7 @@ pub(crate) type Answer = (Bytes, Option<DateTime<Utc>>);
 #[derive(Debug)]
 struct Entry {
     answer: Answer,
+    stored: Instant,
     expires: Instant,
     size: u64,
     tick: u64,
@@ -119,12 +120,21 @@ impl ResponseCache {
         s.bytes = 0;
     }
 
-    /// The answer held for `key`, if it has not expired (an expired one is dropped).
-    pub(crate) fn get(&self, key: &str) -> Option<Answer> {
+    /// The answer held for `key` if it is younger than `max_age` (the reader's time to live)
+    /// and has not expired (an expired one is dropped). A `max_age` of zero reads nothing.
+    pub(crate) fn get(&self, key: &str, max_age: Duration) -> Option<Answer> {
+        if max_age.is_zero() {
+            return None;
+        }
         let mut s = self.lock();
         let now = Instant::now();
-        let (answer, old_tick, expired) = match s.entries.get(key) {
-            Some(e) => (e.answer.clone(), e.tick, e.expires <= now),
+        let (answer, old_tick, expired, too_old) = match s.entries.get(key) {
+            Some(e) => (
+                e.answer.clone(),
+                e.tick,
+                e.expires <= now,
+                now.duration_since(e.stored) >= max_age,
+            ),
             None => return None,
         };
         if expired {
@@ -132,6 +142,9 @@ impl ResponseCache {
                 s.order.remove(&e.tick);
                 s.bytes -= e.size;
             }
+            return None;
+        }
+        if too_old {
             return None;
         }
         s.tick += 1;
@@ -160,11 +173,13 @@ impl ResponseCache {
         let tick = s.tick;
         s.order.insert(tick, key.to_string());
         s.bytes += size;
+        let stored = Instant::now();
         s.entries.insert(
             key.to_string(),
             Entry {
                 answer,
-                expires: Instant::now() + ttl,
+                stored,
+                expires: stored + ttl,
                 size,
                 tick,
             },
@@ -190,6 +205,20 @@ impl ResponseCache {
             .entry(key.to_string())
             .or_insert_with(|| Arc::new(OnceCell::new()))
             .clone()
+    }
+
+    /// Forgets `cell` as the one in flight for `key` when dropped, also when the request's
+    /// future is (a `LIMIT` reached, a cancelled query): no entry stays behind.
+    pub(crate) fn guard<'a>(
+        &'a self,
+        key: &'a str,
+        cell: &'a Arc<OnceCell<Answer>>,
+    ) -> InFlight<'a> {
+        InFlight {
+            cache: self,
+            key,
+            cell,
+        }
     }
 
     /// Forgets `cell` as the one in flight for `key` (later requests start afresh).
@@ -224,13 +253,15 @@ mod tests {
         c.put("a", answer(90), ttl);
         c.put("b", answer(90), ttl);
         c.put("c", answer(90), ttl);
-        assert!(c.get("a").is_some()); // a is now the most recent
+        assert!(c.get("a", ttl).is_some()); // a is now the most recent
         c.put("d", answer(90), ttl); // 4 × 91 > 300: b goes
-        assert!(c.get("b").is_none());
-        assert!(c.get("a").is_some() && c.get("c").is_some() && c.get("d").is_some());
+        assert!(c.get("b", ttl).is_none());
+        assert!(
+            c.get("a", ttl).is_some() && c.get("c", ttl).is_some() && c.get("d", ttl).is_some()
+        );
         assert!(c.stats().bytes <= 300);
         c.put("big", answer(400), ttl); // larger than the bound: not held
-        assert!(c.get("big").is_none());
+        assert!(c.get("big", ttl).is_none());
         c.clear();
         assert_eq!(c.stats().entries, 0);
     }
@@ -238,11 +269,46 @@ mod tests {
     #[test]
     fn entries_expire_and_zero_ttl_holds_nothing() {
         let c = ResponseCache::new(1000);
+        let ttl = Duration::from_secs(60);
         c.put("a", answer(10), Duration::ZERO);
-        assert!(c.get("a").is_none());
+        assert!(c.get("a", ttl).is_none());
         c.put("b", answer(10), Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(c.get("b").is_none());
+        assert!(c.get("b", ttl).is_none());
         assert_eq!(c.stats().bytes, 0);
+        // A reader's own time to live: an answer older than it is not served to it.
+        c.put("c", answer(10), ttl);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(c.get("c", Duration::from_millis(1)).is_none());
+        assert!(c.get("c", Duration::ZERO).is_none());
+        assert!(c.get("c", ttl).is_some());
+    }
+}
+
+/// Removes an in-flight cell from the map when dropped ([`ResponseCache::guard`]).
+pub(crate) struct InFlight<'a> {
+    cache: &'a ResponseCache,
+    key: &'a str,
+    cell: &'a Arc<OnceCell<Answer>>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.cache.done(self.key, self.cell);
+    }
+}
+
+#[cfg(test)]
+mod inflight_tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_request_leaves_no_entry_in_flight() {
+        let c = ResponseCache::new(1000);
+        let cell = c.inflight("k");
+        {
+            let _g = c.guard("k", &cell);
+        }
+        assert!(c.lock().inflight.is_empty());
     }
 }

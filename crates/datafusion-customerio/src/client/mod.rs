@@ -223,8 +223,10 @@ pub struct Client {
     cache_scope: Arc<str>,
     /// How long an answer is served from the cache (zero: not stored).
     cache_ttl: Duration,
-    /// Query parameters left out of cache keys ([`Client::ignoring_in_cache_key`]).
-    cache_ignore: &'static [&'static str],
+    /// Query parameters whose value in cache keys is another ([`Client::with_cache_key_value`]).
+    cache_values: Vec<(&'static str, String)>,
+    /// Whether `start` is a window bound rather than a page cursor ([`Client::start_is_a_bound`]).
+    start_is_a_bound: bool,
 }
 
 impl fmt::Debug for Client {
@@ -275,21 +277,29 @@ impl Client {
             cache: transport.cache.clone(),
             cache_scope: Arc::from(""),
             cache_ttl: Duration::ZERO,
-            cache_ignore: &[],
+            cache_values: Vec::new(),
+            start_is_a_bound: false,
         }
     }
 
-    /// This client with `params` left out of its cache keys: for a caller whose requests that
-    /// differ only in those parameters have the same answer (the version-2 campaign metrics'
-    /// `end`, which moves with the clock inside the current bucket: every `end` in it asks for
-    /// the same buckets).
-    pub fn ignoring_in_cache_key(mut self, params: &'static [&'static str]) -> Self {
-        self.cache_ignore = params;
+    /// This client with `start` read as a window bound, not a page cursor: its answers are not
+    /// pages (version-2 campaign metrics, whose `start` is the first bucket).
+    pub fn start_is_a_bound(mut self) -> Self {
+        self.start_is_a_bound = true;
+        self
+    }
+
+    /// This client with `value` in place of query parameter `param`'s value in its cache keys:
+    /// for a caller whose requests that differ in that parameter have the same answer when the
+    /// value is the same (the version-2 campaign metrics' `end`, which moves with the clock
+    /// inside the current bucket: its key value is the bucket's start).
+    pub fn with_cache_key_value(mut self, param: &'static str, value: String) -> Self {
+        self.cache_values.push((param, value));
         self
     }
 
     /// This client with its answers cached under the credential name `scope` for `ttl` (zero:
-    /// identical requests in flight are still shared, nothing is stored).
+    /// identical requests in flight are still shared, nothing is stored or read).
     pub fn with_cache(mut self, scope: &str, ttl: Duration) -> Self {
         self.cache_scope = Arc::from(scope);
         self.cache_ttl = ttl;
@@ -322,12 +332,22 @@ impl Client {
         if !read {
             return None;
         }
+        // The credential's name and a salted fingerprint of its key (a name re-pointed at
+        // another key must not read the old key's answers); never the key.
         let mut key = format!(
-            "{}\n{}\n{method} {path}",
-            self.cache_scope, self.config.base_url
+            "{}\n{:016x}\n{}\n{method} {path}",
+            self.cache_scope,
+            key_fingerprint(&self.config.api_key),
+            self.config.base_url
         );
-        for (k, v) in query.iter().filter(|(k, _)| !self.cache_ignore.contains(k)) {
-            key.push_str(&format!("\n{k}={v}"));
+        for (k, v) in query {
+            let v = self
+                .cache_values
+                .iter()
+                .find(|(p, _)| p == k)
+                .map_or(v.as_str(), |(_, kv)| kv.as_str());
+            // Quoted (escaped): no value can pass for another parameter.
+            key.push_str(&format!("\n{k:?}={v:?}"));
         }
         if let Some(b) = body {
             key.push('\n');
@@ -458,12 +478,13 @@ impl Client {
                 server_date: answer.1,
             })
         };
-        if let Some(answer) = self.cache.get(&key) {
+        if let Some(answer) = self.cache.get(&key, self.cache_ttl) {
             stats.cache_hits.add(1);
             self.cache.hit();
             return decode_shared(&answer);
         }
         let cell = self.cache.inflight(&key);
+        let _in_flight = self.cache.guard(&key, &cell);
         let mut own: Option<Dated<T>> = None;
         let shared = cell
             .get_or_try_init(|| async {
@@ -475,12 +496,17 @@ impl Client {
                 Ok::<_, Error>(answer)
             })
             .await;
-        self.cache.done(&key, &cell);
         let answer = shared?.clone();
         match own {
             Some(dated) => {
                 self.cache.miss();
-                self.cache.put(&key, answer, self.cache_ttl);
+                // Pages of a listing are not kept: a later read could take page 1 from the
+                // cache and page 2 from the API, minutes apart, and a cursor or offset from
+                // one time used at another skips or repeats rows.
+                let cursor = |k: &str| k == "offset" || (k == "start" && !self.start_is_a_bound);
+                if !is_paged(query, &answer.0, cursor) {
+                    self.cache.put(&key, answer, self.cache_ttl);
+                }
                 Ok(dated)
             }
             None => {
@@ -673,6 +699,40 @@ impl Client {
     }
 }
 
+/// A fingerprint of `key` for cache keys: a hash with a random per-process salt, so that the
+/// same name re-pointed at another key is another entry, while nothing of the key can be read
+/// back from it.
+fn key_fingerprint(key: &Secret) -> u64 {
+    use std::hash::BuildHasher;
+    static SALT: LazyLock<std::collections::hash_map::RandomState> =
+        LazyLock::new(std::collections::hash_map::RandomState::new);
+    SALT.hash_one(key.expose())
+}
+
+/// Whether a request or its answer is one page of several: a paging parameter (`cursor`:
+/// `start`, `offset`), or an answer holding a non-empty `next` (a text search: a nested `next` field
+/// also counts, which only keeps an answer out of the cache).
+fn is_paged(query: &[(&str, String)], body: &[u8], cursor: impl Fn(&str) -> bool) -> bool {
+    if query.iter().any(|(k, _)| cursor(k)) {
+        return true;
+    }
+    let mut rest = body;
+    while let Some(i) = rest.windows(6).position(|w| w == b"\"next\"") {
+        rest = &rest[i + 6..];
+        let after: Vec<u8> = rest
+            .iter()
+            .copied()
+            .skip_while(|c| c.is_ascii_whitespace() || *c == b':')
+            .take(2)
+            .collect();
+        match after.as_slice() {
+            [b'"', b'"'] | [b'n', ..] | [] => {}
+            _ => return true,
+        }
+    }
+    false
+}
+
 /// An HTTP `Date` header value (RFC 7231 §7.1.1.1): the preferred IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), or either obsolete form a recipient must also accept
 /// (RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6 08:49:37 1994`). `None` for
@@ -805,12 +865,24 @@ mod tests {
                 Some(&body),
             )
             .unwrap();
+        assert!(key.starts_with("acme\n"), "{key}");
         assert!(
-            key.starts_with("acme\nhttp://127.0.0.1:9\nPOST /v1/customers"),
+            key.contains("\nhttp://127.0.0.1:9\nPOST /v1/customers"),
             "{key}"
         );
         assert!(!key.contains("s3cr3t"), "{key}");
-        assert!(key.contains("limit=10") && key.contains("segment"), "{key}");
+        assert!(
+            key.contains("\"limit\"=\"10\"") && key.contains("segment"),
+            "{key}"
+        );
+        // Another key under the same name: another entry.
+        let mut other = c.config.clone();
+        other.api_key = Secret::new("another-key");
+        let other = Client::new(other).with_cache("acme", Duration::from_secs(60));
+        assert_ne!(
+            other.cache_key(&Method::GET, "/v1/segments", &[], None),
+            c.cache_key(&Method::GET, "/v1/segments", &[], None)
+        );
         assert!(
             c.cache_key(&Method::POST, "/v1/exports/customers", &[], Some(&body))
                 .is_none()
@@ -829,17 +901,36 @@ mod tests {
             bare.cache_key(&Method::GET, "/v1/segments", &[], None)
                 .is_none()
         );
-        // `end` left out where the caller says it does not change the answer.
-        let v2 = c.clone().ignoring_in_cache_key(&["end"]);
+        // `end` keyed by the value the caller gives (the current bucket's start).
         let q = |end: &str| vec![("start", "1".to_string()), ("end", end.to_string())];
+        let v2 = c.clone().with_cache_key_value("end", "100".into());
         assert_eq!(
-            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("5"), None),
-            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("9"), None)
+            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("105"), None),
+            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("109"), None)
         );
+        let next_bucket = c.clone().with_cache_key_value("end", "200".into());
         assert_ne!(
-            c.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("5"), None),
-            c.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("9"), None)
+            v2.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("105"), None),
+            next_bucket.cache_key(&Method::GET, "/v1/campaigns/1/metrics", &q("205"), None)
         );
+        // A value holding a separator cannot pass for another parameter.
+        assert_ne!(
+            c.cache_key(&Method::GET, "/v1/x", &[("a", "1\n\"b\"=\"2".into())], None),
+            c.cache_key(
+                &Method::GET,
+                "/v1/x",
+                &[("a", "1".into()), ("b", "2".into())],
+                None
+            )
+        );
+        // Pages are recognised.
+        let cursor = |k: &str| k == "start";
+        assert!(is_paged(&[("start", "x".into())], b"{}", cursor));
+        assert!(!is_paged(&[("start", "x".into())], b"{}", |_: &str| false));
+        assert!(is_paged(&[], br#"{"items":[],"next":"MDox"}"#, cursor));
+        assert!(!is_paged(&[], br#"{"items":[],"next":""}"#, cursor));
+        assert!(!is_paged(&[], br#"{"items":[],"next": null}"#, cursor));
+        assert!(!is_paged(&[], br#"{"items":[]}"#, cursor));
     }
 
     #[test]

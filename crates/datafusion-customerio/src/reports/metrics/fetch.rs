@@ -348,11 +348,18 @@ async fn fetch_metrics(
     let (client, stats) = (&shared.request.client, &shared.request.stats);
     let path = format!("{}/metrics", shared.kind.item_path(item.id, item.parent));
     let query = metrics_query(shared.kind, o, now);
-    // Version 2's `end` is now, inside the current bucket; `start` (the first bucket) pins the
-    // buckets: requests that differ only in `end` ask for the same ones, so `end` is no part
-    // of the cache key (the answer cached is one at most `cache_ttl` old, as for any other).
+    // Version 2's `end` is now, inside the current bucket: every `end` in it, with the same
+    // `start`, asks for the same buckets, so the cache key holds the current bucket's start in
+    // its place (the answer cached is at most `cache_ttl` old, as any other).
     let client = match shared.kind.facts().metrics_api {
-        MetricsApi::V2 => client.clone().ignoring_in_cache_key(&["end"]),
+        MetricsApi::V2 => {
+            let current = o.period.v1_buckets(o.steps, now);
+            let current = current.last().map_or(0, |t| t.timestamp());
+            client
+                .clone()
+                .with_cache_key_value("end", current.to_string())
+                .start_is_a_bound()
+        }
         MetricsApi::V1 => client.clone(),
     };
     let dated = client
