@@ -52,6 +52,26 @@ async fn run_all(env: &Env) -> Vec<(u64, String)> {
     out
 }
 
+/// A bad value of setting `customerio.<name>` fails the next query, naming the setting and the
+/// value; then the setting is put back to `default`.
+async fn assert_bad_setting(env: &Env, name: &str, value: &str, default: &str) {
+    env.sql(&format!("SET customerio.{name} = '{value}'"))
+        .await
+        .unwrap();
+    let err = env
+        .sql("SELECT * FROM segments")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("customerio.{name}")) && err.contains(value),
+        "{err}"
+    );
+    env.sql(&format!("SET customerio.{name} = '{default}'"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_identical_select_makes_no_request_until_the_ttl_or_a_clear() {
     let env = cached_env("cache_second").await;
@@ -118,16 +138,20 @@ async fn a_second_identical_select_makes_no_request_until_the_ttl_or_a_clear() {
     // ... and the session's 0 still holds for the others.
     env.sql("SELECT * FROM segments").await.unwrap();
     assert_eq!(env.total_requests(), before + 1 + 1);
-    let err = env
-        .sql("SET customerio.cache_ttl = 'forever'")
+    // The bound, per session setting: 0 stores nothing.
+    env.sql("SET customerio.cache_max_bytes = '0'")
         .await
-        .and(env.sql("SELECT * FROM segments").await)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("customerio.cache_ttl") && err.contains("forever"),
-        "{err}"
-    );
+        .unwrap();
+    env.sql("SELECT * FROM s2").await.unwrap();
+    assert_eq!(env.cio.cache().stats().entries, 0);
+    let before = env.total_requests();
+    env.sql("SELECT * FROM s2").await.unwrap();
+    assert_eq!(env.total_requests(), before + 1);
+    env.sql("SET customerio.cache_max_bytes = '268435456'")
+        .await
+        .unwrap();
+    assert_bad_setting(&env, "cache_max_bytes", "lots", "").await;
+    assert_bad_setting(&env, "cache_ttl", "forever", "0").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,11 +7,15 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use crate::CustomerIo;
 
 extensions_options! {
-    /// Session settings of the Customer.io tables: `SET customerio.cache_ttl = '5m'`.
+    /// Session settings of the Customer.io tables: `SET customerio.cache_ttl = '5m'`,
+    /// `SET customerio.cache_max_bytes = '67108864'`.
     pub struct CustomerIoSettings {
         /// How long answers are served from the response cache, for tables without their own
         /// `cache_ttl`: `0` (off) to `24h`.
         pub cache_ttl: String, default = "0".to_string()
+        /// The bound of the response cache in bytes (bodies and keys), least recently used out;
+        /// empty: as it is (256 MiB unless the application set another).
+        pub cache_max_bytes: String, default = String::new()
     }
 }
 

@@ -306,6 +306,11 @@ impl Client {
         self
     }
 
+    /// The response cache it reads and stores in.
+    pub fn cache(&self) -> &Arc<ResponseCache> {
+        &self.cache
+    }
+
     /// The time to live of its cached answers.
     pub fn cache_ttl(&self) -> Duration {
         self.cache_ttl

@@ -467,9 +467,6 @@ impl CustomerIoTable {
     /// The client of a scan in `state`: the table's `cache_ttl`, else the session's
     /// `customerio.cache_ttl`.
     fn client_for(&self, state: &dyn Session) -> DfResult<Client> {
-        if self.options.connection.cache_ttl.is_some() {
-            return Ok(self.client.clone());
-        }
         let Some(settings) = state
             .config()
             .options()
@@ -478,6 +475,22 @@ impl CustomerIoTable {
         else {
             return Ok(self.client.clone());
         };
+        let bound = settings.cache_max_bytes.trim();
+        if !bound.is_empty() {
+            let bytes = bound.parse::<u64>().map_err(|_| {
+                datafusion::error::DataFusionError::Plan(format!(
+                    "setting customerio.cache_max_bytes: '{bound}' is not a number of bytes; \
+                     valid values are whole numbers from 0 (store nothing), e.g. 268435456 \
+                     (256 MiB)"
+                ))
+            })?;
+            if self.client.cache().stats().max_bytes != bytes {
+                self.client.cache().set_max_bytes(bytes);
+            }
+        }
+        if self.options.connection.cache_ttl.is_some() {
+            return Ok(self.client.clone());
+        }
         let ttl = crate::options::parse_cache_ttl("customerio.cache_ttl", &settings.cache_ttl)
             .map_err(|m| {
                 datafusion::error::DataFusionError::Plan(format!(
