@@ -106,7 +106,7 @@ async fn main() {
         ws.customers
     );
     println!(
-        "| latency | report | requests | minimum | extra | wall | requests / limit | wall / that | least possible | wall / least | 429s |"
+        "| latency | report | requests | minimum | extra | wall | requests / limit | wall / that | least, evenly paced | wall / least | 429s |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for latency in [100u64, 300] {

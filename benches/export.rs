@@ -4,8 +4,9 @@
 //! Then the same CSV, saved to disk, through DuckDB's `read_csv` to Parquet (DuckDB from PyPI),
 //! on the same machine in the same run.
 //!
-//! Run: `cargo bench --bench export` (`-- --quick` for 100,000 and 400,000 rows, `-- --rows
-//! N,M,...` for other sizes).
+//! Run: `cargo bench --bench export` (1,000,000 and 8,000,000 rows; `-- --quick` for 100,000 and
+//! 400,000, `-- --rows N,M,...` for other sizes). Its last line is the pass/fail of issue 16's
+//! memory bound: under 256 MB at every size, and the rise from the first size to the last.
 
 use std::process::{Child, Command};
 use std::time::Instant;
@@ -41,7 +42,8 @@ fn main() {
             .map(|n| n.trim().parse().expect("--rows: whole numbers"))
             .collect(),
         None if quick => vec![100_000, 400_000],
-        None => vec![1_000_000, 4_000_000],
+        // Issue 16: the rise from 1M to 8M rows.
+        None => vec![1_000_000, 8_000_000],
     };
     let dir = std::env::temp_dir().join(format!("cio-export-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -96,6 +98,16 @@ fn main() {
             peak / peaks[0]
         );
     }
+    let under = peaks.iter().all(|p| *p < 256.0);
+    let rise = peaks.last().copied().unwrap_or(f64::NAN) / peaks[0];
+    println!(
+        "bound (issue 16): peak RSS under 256 MB at every size: {} (highest {:.0} MB); the rise \
+         from {} to {} rows as a ratio: {rise:.3}",
+        if under { "PASS" } else { "FAIL" },
+        peaks.iter().copied().fold(0.0, f64::max),
+        sizes[0],
+        sizes.last().copied().unwrap_or(0)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

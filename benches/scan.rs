@@ -111,7 +111,7 @@ async fn main() {
     let least = support::least_possible(one.requests, 2, latency as f64 / 1000.0, rate);
     println!(
         "1 workspace, {campaigns} campaigns with links: {} rows, {} requests, wall {:.2}s, \
-         bound (requests / limit) {:.2}s, ratio {:.3}, least possible {:.2}s, ratio {:.3}, \
+         bound (requests / limit) {:.2}s, ratio {:.3}, least for an evenly paced client {:.2}s, ratio {:.3}, \
          429s {} ({:.2}%), CPU {:.2}s",
         one.rows,
         one.requests,

@@ -142,7 +142,9 @@ pub fn run_child(args: &[&str]) -> ChildOutput {
     ChildOutput { wall, text }
 }
 
-/// The least wall time any client could take for `requests` requests at `rate` per second, when
+/// The least wall time an *evenly paced* client could take for `requests` requests at `rate` per
+/// second (one request every `1 / rate`: a client that bursts into the server's token bucket,
+/// whose capacity is `ceil(rate)` by default, could go faster at the start), when
 /// the first `levels - 1` of them each wait for the previous one's answer (`latency` seconds) and
 /// the rest depend on the last of those (a list, then a request per item: `levels` 2). The last
 /// request goes no earlier than `(requests - 1) / rate`, and no earlier than `(levels - 1) ×
