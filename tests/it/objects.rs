@@ -1655,3 +1655,55 @@ async fn two_pushable_filters_both_hold_and_routed_reads_equal_the_listing_filte
         assert!(!want.contains(&other["id"].as_str().unwrap().to_string()));
     }
 }
+
+/// `deleted 'true'`: deleted activities are listed, and a person's are read from the listing's
+/// `customer_id` parameter (the per-person endpoint takes no `deleted`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_activities_come_from_the_listing() {
+    let ws = workspace("objects_deleted", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    env.sql(
+        "CREATE EXTERNAL TABLE a STORED AS CUSTOMERIO LOCATION 'activities' \
+         OPTIONS (key 'sim_us', rate_limit '1000', deleted 'true')",
+    )
+    .await
+    .unwrap();
+    let all = raw(
+        &env,
+        &ws,
+        "/v1/activities?deleted=true",
+        "activities",
+        Pager::Cursor(Some(100), true),
+        None,
+    )
+    .await;
+    let live = raw(
+        &env,
+        &ws,
+        "/v1/activities",
+        "activities",
+        Pager::Cursor(Some(100), true),
+        None,
+    )
+    .await;
+    assert!(
+        all.len() > live.len(),
+        "the simulator has deleted activities"
+    );
+    let n = i64_column(&env.sql("SELECT count(*) FROM a").await.unwrap(), 0)[0].unwrap();
+    assert_eq!(n as usize, all.len());
+    let person = all[0]["customer_id"].as_str().unwrap().to_string();
+    let want = all
+        .iter()
+        .filter(|x| x["customer_id"] == person.as_str())
+        .count();
+    let before = env.requests("getPersonActivities");
+    let got = env
+        .sql(&format!(
+            "SELECT count(*) FROM a WHERE customer_id = '{person}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(i64_column(&got, 0)[0], Some(want as i64));
+    assert_eq!(env.requests("getPersonActivities"), before);
+}

@@ -180,13 +180,7 @@ fn parse_rate(v: &str) -> Result<f64> {
 /// A cache time to live: `0` (off) or a duration up to 24 hours (`90`, `90s`, `5m`, `1h`); what
 /// is wrong otherwise.
 pub fn parse_cache_ttl(name: &str, v: &str) -> std::result::Result<std::time::Duration, String> {
-    let t = v.trim();
-    let parsed = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        t.parse().ok().map(std::time::Duration::from_secs)
-    } else {
-        humantime::parse_duration(t).ok()
-    };
-    match parsed {
+    match super::values::duration_text(v) {
         Some(d) if d <= std::time::Duration::from_secs(24 * 3600) => Ok(d),
         _ => Err(format!(
             "'{v}' is not a time to live for {name}; valid values are 0 (off) to 24h, written as \

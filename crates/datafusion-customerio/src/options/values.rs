@@ -36,12 +36,7 @@ pub(super) fn parse_bool(name: &str, v: &str) -> Result<bool> {
 /// `90` (seconds), or what `humantime` reads (`90s`, `15m`, `2h`, `1h 30m`): from 1 s to
 /// `max_secs`.
 pub(super) fn parse_duration(name: &str, v: &str, max_secs: u64) -> Result<Duration> {
-    let t = v.trim();
-    let parsed = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-        t.parse().ok().map(Duration::from_secs)
-    } else {
-        humantime::parse_duration(t).ok()
-    };
+    let parsed = duration_text(v);
     let max = match max_secs {
         m if m % 3600 == 0 => format!("{}h", m / 3600),
         m if m % 60 == 0 => format!("{}m", m / 60),
@@ -58,6 +53,16 @@ pub(super) fn parse_duration(name: &str, v: &str, max_secs: u64) -> Result<Durat
                  as seconds or with s, m, h (90, 90s, 15m, 2h, 1h 30m)"
             ),
         )),
+    }
+}
+
+/// `90` (seconds) or what `humantime` reads (`90s`, `15m`, `2h`), any length.
+pub(super) fn duration_text(v: &str) -> Option<Duration> {
+    let t = v.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse().ok().map(Duration::from_secs)
+    } else {
+        humantime::parse_duration(t).ok()
     }
 }
 

@@ -19,6 +19,7 @@ use crate::client::models::{
 };
 use crate::client::pagination::{PageRequest, paginate, prefetch};
 use crate::error::{Error, Result};
+use crate::reports::objects::listing;
 
 /// A campaign or newsletter: what the row's identity columns need.
 #[derive(Debug, Clone)]
@@ -151,12 +152,12 @@ pub(super) fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<Item
                 .try_flatten()
                 .boxed()
         }
-        Listing::Json { path, envelope } => stream::once(async move {
-            let items = json_items(&client, &stats, path, envelope, false).await?;
-            let endpoint = format!("GET {path}");
+        Listing::Json(endpoint) => stream::once(async move {
+            let items = listing(&client, &stats, endpoint, None, false).await?;
+            let name = format!("GET {} ({})", endpoint.path, endpoint.operation);
             let items: Vec<Result<ItemRef>> = items
                 .into_iter()
-                .map(|v| Item::from_json(&endpoint, v, None).map(ItemRef::Known))
+                .map(|v| Item::from_json(&name, v, None).map(ItemRef::Known))
                 .collect();
             Ok::<_, Error>(stream::iter(items))
         })
@@ -165,101 +166,33 @@ pub(super) fn list_items(shared: &Arc<Shared>) -> BoxStream<'static, Result<Item
         Listing::PerParent { parents, each } => {
             let parent_key = shared.kind.parent_key();
             stream::once(async move {
-                let (path, envelope, paged) = parents;
-                let listed = json_items(&client, &stats, path, envelope, paged).await?;
-                let endpoint = format!("GET {path}");
+                let listed = listing(&client, &stats, parents, None, false).await?;
+                let name = format!("GET {} ({})", parents.path, parents.operation);
                 let ids: Vec<i64> = listed
                     .into_iter()
-                    .map(|v| Item::from_json(&endpoint, v, None).map(|i| i.id))
+                    .map(|v| Item::from_json(&name, v, None).map(|i| i.id))
                     .collect::<Result<_>>()?;
                 Ok::<_, Error>(stream::iter(ids).then(move |parent| {
                     let (client, stats) = (client.clone(), stats.clone());
                     async move {
-                        let (path, envelope, paged) = each;
-                        let path = path.replace("{parent}", &parent.to_string());
-                        let endpoint = format!("GET {path}");
-                        let items = match json_items(&client, &stats, &path, envelope, paged).await
-                        {
-                            Ok(items) => items,
-                            // A parent deleted since the listing has no items.
-                            Err(Error::Api { status: 404, .. }) => Vec::new(),
-                            Err(e) => return Err(e),
-                        };
+                        // A parent gone since the listing (404) has no items.
+                        let items =
+                            listing(&client, &stats, each, Some(parent.to_string()), true).await?;
+                        let name = format!("GET {} ({})", each.path, each.operation);
                         let items: Vec<Result<ItemRef>> = items
                             .into_iter()
                             .map(|v| {
-                                Item::from_json(&endpoint, v, Some((parent, parent_key)))
+                                Item::from_json(&name, v, Some((parent, parent_key)))
                                     .map(ItemRef::Known)
                             })
                             .collect();
-                        Ok(stream::iter(items))
+                        Ok::<_, Error>(stream::iter(items))
                     }
                 }))
             })
             .try_flatten()
             .try_flatten()
             .boxed()
-        }
-    }
-}
-
-/// The items under `envelope` of `path` (`null`: none), every page of it when `paged`
-/// (`start` from `next`; a cursor seen twice is an error).
-async fn json_items(
-    client: &crate::client::Client,
-    stats: &crate::client::RequestStats,
-    path: &str,
-    envelope: &str,
-    paged: bool,
-) -> Result<Vec<serde_json::Value>> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(c) = &cursor {
-            query.push(("start", c.clone()));
-        }
-        let body: serde_json::Value = client.get(path, &query, stats).await?;
-        let malformed = |detail: String| Error::Malformed {
-            endpoint: format!("GET {path}"),
-            detail,
-        };
-        match body.get(envelope) {
-            Some(serde_json::Value::Array(items)) => out.extend(items.iter().cloned()),
-            Some(other) => {
-                return Err(malformed(format!(
-                    "`{envelope}` is {other}, expected an array"
-                )));
-            }
-            None => return Err(malformed(format!("the answer has no `{envelope}`"))),
-        }
-        let next = match body.get("next") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(s)) if s.is_empty() => None,
-            Some(serde_json::Value::String(s)) if paged => Some(s.clone()),
-            Some(serde_json::Value::String(s)) => {
-                return Err(malformed(format!(
-                    "the answer carries `next` ('{s}') but this listing is documented without paging"
-                )));
-            }
-            Some(other) => {
-                return Err(malformed(format!(
-                    "`next` is {other}, expected a string cursor"
-                )));
-            }
-        };
-        match next {
-            Some(n) => {
-                if !seen.insert(n.clone()) {
-                    return Err(Error::RepeatedCursor {
-                        endpoint: format!("GET {path}"),
-                        cursor: n,
-                    });
-                }
-                cursor = Some(n);
-            }
-            None => return Ok(out),
         }
     }
 }
@@ -315,21 +248,21 @@ async fn fetch_item(shared: &Shared, id: i64) -> Result<Item> {
         }
         // The others are found in their one-request listing.
         _ => {
-            let Listing::Json { path, envelope } = shared.kind.facts().listing else {
+            let Listing::Json(endpoint) = shared.kind.facts().listing else {
                 return Err(Error::Malformed {
                     endpoint: shared.kind.facts().path.to_string(),
                     detail: "items below a parent cannot be read by id".into(),
                 });
             };
-            let endpoint = format!("GET {path}");
-            for v in json_items(client, stats, path, envelope, false).await? {
-                let item = Item::from_json(&endpoint, v, None)?;
+            let name = format!("GET {} ({})", endpoint.path, endpoint.operation);
+            for v in listing(client, stats, endpoint, None, false).await? {
+                let item = Item::from_json(&name, v, None)?;
                 if item.id == id {
                     return Ok(item);
                 }
             }
             Err(Error::Api {
-                endpoint,
+                endpoint: name,
                 status: 404,
                 detail: format!("no item {id} in the listing"),
             })

@@ -36,7 +36,8 @@ use futures::stream::{
 use super::{ReadRequest, ReportReader};
 use crate::error::Result;
 use crate::options::{MetricOptions, MetricTable};
-use crate::reports::objects::spec::{Column, Kind, at};
+use crate::reports::objects::spec::{Column, Endpoint, Kind, at};
+use crate::reports::objects::tables::{cursor, list};
 use buckets::Buckets;
 use fetch::{ItemRef, list_items, read_item};
 pub use query::v2_end;
@@ -86,17 +87,11 @@ enum Listing {
     Campaigns,
     /// `GET /v1/newsletters`, paged.
     Newsletters,
-    /// One request whose `envelope` holds every item.
-    Json {
-        path: &'static str,
-        envelope: &'static str,
-    },
-    /// The items of every parent: the parents' listing (one request, or paged with `start`
-    /// when `paged`), then each parent's (`{parent}` in the path; paged alike).
-    PerParent {
-        parents: (&'static str, &'static str, bool),
-        each: (&'static str, &'static str, bool),
-    },
+    /// One listing holding every item.
+    Json(Endpoint),
+    /// The items of every parent: the parents' listing, then each parent's (`{}` in its path is
+    /// the parent's id).
+    PerParent { parents: Endpoint, each: Endpoint },
 }
 
 /// Which version of the metrics endpoint a report reads.
@@ -204,10 +199,7 @@ const BROADCASTS: KindFacts = KindFacts {
     id_column: "broadcast_id",
     path: "/v1/broadcasts",
     item_path: "/v1/broadcasts/{id}",
-    listing: Listing::Json {
-        path: "/v1/broadcasts",
-        envelope: "broadcasts",
-    },
+    listing: Listing::Json(list("listBroadcasts", "/v1/broadcasts", "broadcasts")),
     metrics_type: true,
     links_type: false,
     links_unique: true,
@@ -228,10 +220,7 @@ const TRANSACTIONAL: KindFacts = KindFacts {
     id_column: "transactional_id",
     path: "/v1/transactional",
     item_path: "/v1/transactional/{id}",
-    listing: Listing::Json {
-        path: "/v1/transactional",
-        envelope: "messages",
-    },
+    listing: Listing::Json(list("listTransactional", "/v1/transactional", "messages")),
     metrics_type: false,
     links_type: false,
     links_unique: true,
@@ -250,8 +239,11 @@ const CAMPAIGN_ACTIONS: KindFacts = KindFacts {
     path: "/v1/campaigns",
     item_path: "/v1/campaigns/{parent}/actions/{id}",
     listing: Listing::PerParent {
-        parents: ("/v1/campaigns", "campaigns", false),
-        each: ("/v1/campaigns/{parent}/actions", "actions", true),
+        parents: list("listCampaigns", "/v1/campaigns", "campaigns"),
+        each: Endpoint {
+            paging: cursor(None),
+            ..list("listCampaignActions", "/v1/campaigns/{}/actions", "actions")
+        },
     },
     metrics_type: true,
     links_type: true,
@@ -273,8 +265,8 @@ const BROADCAST_ACTIONS: KindFacts = KindFacts {
     path: "/v1/broadcasts",
     item_path: "/v1/broadcasts/{parent}/actions/{id}",
     listing: Listing::PerParent {
-        parents: ("/v1/broadcasts", "broadcasts", false),
-        each: ("/v1/broadcasts/{parent}/actions", "actions", false),
+        parents: list("listBroadcasts", "/v1/broadcasts", "broadcasts"),
+        each: list("broadcastActions", "/v1/broadcasts/{}/actions", "actions"),
     },
     metrics_type: true,
     links_type: true,
@@ -296,8 +288,15 @@ const NEWSLETTER_VARIANTS: KindFacts = KindFacts {
     path: "/v1/newsletters",
     item_path: "/v1/newsletters/{parent}/contents/{id}",
     listing: Listing::PerParent {
-        parents: ("/v1/newsletters", "newsletters", true),
-        each: ("/v1/newsletters/{parent}/contents", "contents", false),
+        parents: Endpoint {
+            paging: cursor(Some(1000)),
+            ..list("listNewsletters", "/v1/newsletters", "newsletters")
+        },
+        each: list(
+            "listNewsletterVariants",
+            "/v1/newsletters/{}/contents",
+            "contents",
+        ),
     },
     metrics_type: true,
     links_type: true,

@@ -95,10 +95,10 @@ pub(super) fn batch(
     page: &Page,
 ) -> Result<RecordBatch> {
     let n = page.items.len();
+    let needs_object = projection
+        .iter()
+        .any(|&c| matches!(columns[c].source, Source::Field(_)));
     for (i, item) in page.items.iter().enumerate() {
-        let needs_object = projection
-            .iter()
-            .any(|&c| matches!(columns[c].source, Source::Field(_)));
         if needs_object && !item.is_object() {
             return Err(Error::Malformed {
                 endpoint: page.endpoint.to_string(),

@@ -24,7 +24,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use self::convert::{Page, json_type};
-use self::spec::{Endpoint, Kind, Paging, Parents, Rows, Source, TableSpec};
+use self::spec::{Column, Endpoint, Kind, Paging, Parents, Rows, Source, TableSpec};
 use super::{ReadRequest, ReportReader};
 use crate::client::{Client, RequestStats};
 use crate::error::{Error, Result};
@@ -78,7 +78,7 @@ struct Call {
     missing_is_empty: bool,
     /// A routed call's column and value: items whose column holds another value are not rows
     /// of the query (the filter is marked exact, so nothing above re-checks it).
-    check: Option<(&'static str, String)>,
+    check: Option<(Column, String)>,
 }
 
 impl Call {
@@ -163,10 +163,12 @@ impl ObjectReport {
         {
             return Some(Target::Parent(*each));
         }
-        // `deleted` is a parameter of the listing only: a person's activities with deleted ones
-        // are read from the listing with `customer_id` as a parameter.
+        // A route that cannot take `deleted` is not used when it is set: the listing's own
+        // parameter for the column is.
         if let Some(route) = self.spec.routes.iter().find(|r| r.column == column)
-            && !(self.settings.deleted && self.param(column).is_some())
+            && !(self.settings.deleted
+                && !route.endpoint.takes_deleted
+                && self.param(column).is_some())
         {
             return Some(Target::Route(route.endpoint));
         }
@@ -199,7 +201,7 @@ impl ObjectReport {
             let hi = hi.unwrap_or_else(|| request.clock.now());
             query.push((to, hi.timestamp().to_string()));
         }
-        if self.settings.deleted && endpoint.operation == "listActivities" {
+        if self.settings.deleted && endpoint.takes_deleted {
             query.push(("deleted", "true".to_string()));
         }
         query
@@ -264,7 +266,7 @@ impl ObjectReport {
                     Target::Route(e) => Call {
                         query: self.base_query(e, request),
                         endpoint: *e,
-                        check: Some((column, v.clone())),
+                        check: self.spec.column(column).map(|c| (*c, v.clone())),
                         id: Some(v),
                         is_parent: false,
                         missing_is_empty: true,
@@ -287,7 +289,7 @@ impl ObjectReport {
                             query,
                             is_parent: false,
                             missing_is_empty: false,
-                            check: Some((column, v)),
+                            check: self.spec.column(column).map(|c| (*c, v)),
                         }
                     }
                 })
@@ -407,16 +409,56 @@ fn is_not_found(e: &Error) -> bool {
     matches!(e, Error::Api { status: 404, .. })
 }
 
+/// Every item of `endpoint` (`{}` in its path is `id`), every page of it, read with the object
+/// reader's paging and shape rules; with `missing_is_empty`, a 404 for the id is no items.
+pub(crate) async fn listing(
+    client: &Client,
+    stats: &RequestStats,
+    endpoint: Endpoint,
+    id: Option<String>,
+    missing_is_empty: bool,
+) -> Result<Vec<Value>> {
+    let call = Call {
+        endpoint,
+        id,
+        query: Vec::new(),
+        is_parent: false,
+        missing_is_empty,
+        check: None,
+    };
+    let pages: Vec<Vec<Value>> = pages(client.clone(), stats.clone(), call)
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().collect())
+}
+
+/// The items of every page of `call`, page by page.
+fn pages(
+    client: Client,
+    stats: RequestStats,
+    call: Call,
+) -> BoxStream<'static, Result<Vec<Value>>> {
+    Reader::pages_of(client, stats, call)
+}
+
 impl Reader {
-    /// The items of every page of `call`, page by page.
     fn pages(&self, call: Call) -> BoxStream<'static, Result<Vec<Value>>> {
+        pages(self.client.clone(), self.stats.clone(), call)
+    }
+
+    /// The items of every page of `call`, page by page.
+    fn pages_of(
+        client: Client,
+        stats: RequestStats,
+        call: Call,
+    ) -> BoxStream<'static, Result<Vec<Value>>> {
         struct State {
             cursor: Option<String>,
             seen: HashSet<String>,
             offset: u64,
             done: bool,
         }
-        let reader = self.clone();
+        let reader = Arc::new((client, stats));
         let call = Arc::new(call);
         stream::try_unfold(
             State {
@@ -448,13 +490,13 @@ impl Reader {
                     }
                     let request_body = call.body()?;
                     let answer = reader
-                        .client
+                        .0
                         .send::<Value>(
                             call.method(),
                             &call.path(),
                             &query,
                             request_body.as_ref(),
-                            &reader.stats,
+                            &reader.1,
                         )
                         .await;
                     let first_page = s.cursor.is_none() && s.offset == 0;
@@ -472,10 +514,10 @@ impl Reader {
                     };
                     let (mut items, next) = split_page(&call, body)?;
                     if let Some((column, value)) = &call.check {
-                        let column = reader.spec.column(column).copied();
                         items.retain(|item| {
-                            column
-                                .and_then(|c| convert::lookup(&c, item).ok().flatten())
+                            convert::lookup(column, item)
+                                .ok()
+                                .flatten()
                                 .is_some_and(|v| match v {
                                     Value::String(s) => s == value,
                                     Value::Number(n) => n.to_string() == *value,
@@ -596,39 +638,25 @@ impl Reader {
         self.spec.items().operation
     }
 
-    /// The ids of every item of `listing`.
-    async fn parent_ids(&self, listing: Endpoint) -> Result<Vec<String>> {
-        let call = Call {
-            endpoint: listing,
-            id: None,
-            query: Vec::new(),
-            is_parent: false,
-            missing_is_empty: false,
-            check: None,
-        };
-        let name = call.name();
-        let mut pages = self.pages(call);
-        let mut ids = Vec::new();
-        let mut i = 0usize;
-        while let Some(page) = pages.try_next().await? {
-            for item in &page {
-                ids.push(match item.get("id") {
-                    Some(Value::Number(n)) => n.to_string(),
-                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                    other => {
-                        return Err(Error::Malformed {
-                            endpoint: name,
-                            detail: format!(
-                                "item {i} has `id` {}, expected an integer or a string",
-                                other.map_or("missing", json_type)
-                            ),
-                        });
-                    }
-                });
-                i += 1;
-            }
-        }
-        Ok(ids)
+    /// The ids of every item of `endpoint`.
+    async fn parent_ids(&self, endpoint: Endpoint) -> Result<Vec<String>> {
+        let name = format!("GET {} ({})", endpoint.path, endpoint.operation);
+        let items = listing(&self.client, &self.stats, endpoint, None, false).await?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item.get("id") {
+                Some(Value::Number(n)) => Ok(n.to_string()),
+                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                other => Err(Error::Malformed {
+                    endpoint: name.clone(),
+                    detail: format!(
+                        "item {i} has `id` {}, expected an integer or a string",
+                        other.map_or("missing", json_type)
+                    ),
+                }),
+            })
+            .collect()
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Endpoint {
     pub params: &'static [(&'static str, &'static str)],
     /// A list-style POST: the JSON body, `{}` standing for the (JSON-escaped) id. `None`: a GET.
     pub body: Option<&'static str>,
+    /// Whether the endpoint takes `deleted=true` (the `deleted` table option).
+    pub takes_deleted: bool,
 }
 
 /// The listings that answer `null` in place of an empty item array (API-NOTES §5: deliveries,

@@ -23,7 +23,11 @@ const fn table(table: ObjectTable, rows: Rows, columns: &'static [Column]) -> Ta
     }
 }
 
-const fn list(operation: &'static str, path: &'static str, envelope: &'static str) -> Endpoint {
+pub(crate) const fn list(
+    operation: &'static str,
+    path: &'static str,
+    envelope: &'static str,
+) -> Endpoint {
     Endpoint {
         operation,
         path,
@@ -32,10 +36,11 @@ const fn list(operation: &'static str, path: &'static str, envelope: &'static st
         window: None,
         params: &[],
         body: None,
+        takes_deleted: false,
     }
 }
 
-const fn cursor(limit: Option<u32>) -> Paging {
+pub(crate) const fn cursor(limit: Option<u32>) -> Paging {
     Paging::Cursor {
         limit,
         empty_page_ends: false,
@@ -170,6 +175,7 @@ const ACTIVITIES: TableSpec = TableSpec {
             ("type", "type"),
             ("name", "name"),
         ],
+        takes_deleted: true,
         ..list("listActivities", "/v1/activities", "activities")
     }),
     routes: &[Route {
