@@ -529,43 +529,71 @@ fn push_against_arrow_json(
 
 // ---- CSV --------------------------------------------------------------------------------------
 
-/// What a child process measured.
+/// What a child process measured: rows, the seconds of the work itself, the wall time from the
+/// process's start to its exit, and its peak RSS.
 struct ChildRun {
     rows: u64,
     secs: f64,
+    wall: f64,
     peak_mb: f64,
 }
 
 fn run_child(args: &[&str]) -> ChildRun {
-    parse_run(&support::run_child(args).text)
+    let out = support::run_child(args);
+    ChildRun {
+        wall: out.wall,
+        ..parse_run(&out.text)
+    }
 }
 
 fn parse_run(text: &str) -> ChildRun {
     ChildRun {
         rows: support::field(text, "rows") as u64,
         secs: support::field(text, "seconds"),
+        wall: f64::NAN,
         peak_mb: support::field(text, "peak_rss_kb") / 1024.0,
     }
 }
 
-/// DuckDB 2.0.1 (`python3 -m pip install duckdb`), in a child: `what` is `table` (CSV into a
-/// DuckDB table in memory) or `parquet`.
-fn duckdb(what: &str, csv: &Path, out: &Path) -> Option<ChildRun> {
-    let statement = match what {
-        "table" => format!(
-            "CREATE TABLE t AS SELECT * FROM read_csv('{}')",
-            csv.display()
-        ),
-        _ => format!(
-            "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP})",
-            csv.display(),
+/// Threads on both sides of a like-for-like run: DuckDB's `SET threads`, and ours the tokio
+/// runtime's workers and DataFusion's `target_partitions`.
+const THREADS: usize = 2;
+
+/// How DuckDB is run: `like` reads every column as text (`all_varchar`, the types ours gives
+/// the file's columns) on [`THREADS`] threads; otherwise its own defaults (its type inference and
+/// thread count).
+#[derive(Clone, Copy)]
+struct Duck {
+    like: bool,
+    /// `COPY` options after `FORMAT parquet` (`None`: into a table in memory).
+    parquet: Option<&'static str>,
+}
+
+/// DuckDB 2.0.1 (`python3 -m pip install duckdb`), in a child `python3` process, timed from its
+/// start (interpreter and `import duckdb` included) to its exit, like ours.
+fn duckdb(duck: Duck, csv: &Path, out: &Path) -> Option<ChildRun> {
+    let source = if duck.like {
+        format!("read_csv('{}', all_varchar = true)", csv.display())
+    } else {
+        format!("read_csv('{}')", csv.display())
+    };
+    let statement = match duck.parquet {
+        None => format!("CREATE TABLE t AS SELECT * FROM {source}"),
+        Some(options) => format!(
+            "COPY (SELECT * FROM {source}) TO '{}' (FORMAT parquet, {options})",
             out.display()
         ),
+    };
+    let threads = if duck.like {
+        format!("con.execute('SET threads = {THREADS}')\n")
+    } else {
+        String::new()
     };
     let script = format!(
         "import duckdb, time, resource\n\
          con = duckdb.connect()\n\
          con.execute('SET enable_progress_bar=false')\n\
+         {threads}\
          t = time.time()\n\
          con.execute(\"{statement}\")\n\
          s = time.time() - t\n\
@@ -574,16 +602,20 @@ fn duckdb(what: &str, csv: &Path, out: &Path) -> Option<ChildRun> {
          print(f'seconds={{s}}')\n\
          print(f'peak_rss_kb={{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}')\n\
          print(f'version={{duckdb.__version__}}')\n",
-        match what {
-            "table" => "t".to_string(),
-            _ => format!("read_parquet('{}')", out.display()),
+        match duck.parquet {
+            None => "t".to_string(),
+            Some(_) => format!("read_parquet('{}')", out.display()),
         }
     );
+    let started = Instant::now();
     match Command::new("python3").args(["-c", &script]).output() {
-        Ok(o) if o.status.success() => Some(parse_run(&String::from_utf8_lossy(&o.stdout))),
+        Ok(o) if o.status.success() => Some(ChildRun {
+            wall: started.elapsed().as_secs_f64(),
+            ..parse_run(&String::from_utf8_lossy(&o.stdout))
+        }),
         Ok(o) => {
             println!(
-                "duckdb {what}: failed: {}",
+                "duckdb: failed: {}",
                 String::from_utf8_lossy(&o.stderr).trim()
             );
             None
@@ -595,178 +627,299 @@ fn duckdb(what: &str, csv: &Path, out: &Path) -> Option<ChildRun> {
     }
 }
 
+/// The wall time of `python3 -c 'import duckdb'`: what a DuckDB child's wall holds before DuckDB
+/// does any work.
+fn python_start() -> f64 {
+    let started = Instant::now();
+    let ok = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        started.elapsed().as_secs_f64()
+    } else {
+        f64::NAN
+    }
+}
+
 fn median_run(runs: Vec<ChildRun>) -> ChildRun {
     let secs = median(runs.iter().map(|r| r.secs).collect());
+    let wall = median(runs.iter().map(|r| r.wall).collect());
     let peak_mb = runs.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
     let rows = runs.first().map_or(0, |r| r.rows);
     ChildRun {
         rows,
         secs,
+        wall,
         peak_mb,
     }
 }
 
+/// A Parquet file's columns (name, physical type, converted type), row groups and rows.
+fn parquet_layout(path: &str) -> (Vec<String>, usize, i64) {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).expect("parquet file");
+    let reader = SerializedFileReader::new(file).expect("parquet footer");
+    let meta = reader.metadata();
+    let columns = meta
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| {
+            // The converted type, which both writers set (`UTF8`): DuckDB leaves out the newer
+            // logical type annotation, DataFusion writes both.
+            format!(
+                "{} {:?} {:?}",
+                c.name(),
+                c.physical_type(),
+                c.converted_type()
+            )
+        })
+        .collect();
+    (
+        columns,
+        meta.num_row_groups(),
+        meta.file_metadata().num_rows(),
+    )
+}
+
+/// One workload's runs: the child arguments of ours, or a DuckDB run.
+enum Run {
+    Ours(Vec<String>),
+    Duck(Duck),
+}
+
 fn csv_workloads(sizes: &Sizes, csv: &Path, dir: &Path, table: &mut Vec<Line>) {
     let bytes = std::fs::metadata(csv).expect("csv").len();
-    let file = csv.to_str().expect("utf-8 path");
-    let parquet = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();
-    let (cli_pq, ours_pq, snappy_pq, file_pq, duck_pq) = (
-        parquet("ours-cio-sql.parquet"),
-        parquet("ours.parquet"),
-        parquet("ours-snappy.parquet"),
-        parquet("ours-file-columns.parquet"),
-        parquet("duckdb.parquet"),
-    );
+    let file = csv.to_str().expect("utf-8 path").to_string();
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();
+    let threads = THREADS.to_string();
+    let ours = |out: &str, settings: &str, columns: &str, threads: &str| {
+        Run::Ours(
+            [
+                "ours-parquet",
+                &file,
+                &path(out),
+                settings,
+                columns,
+                threads,
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+    };
+    let like_snappy = "COMPRESSION snappy, ROW_GROUP_SIZE 122880";
+    let like_zstd = "COMPRESSION zstd, COMPRESSION_LEVEL 3, ROW_GROUP_SIZE 122880";
+    let files = file_columns();
+    // (name, run, its output file)
+    let runs: Vec<(&str, Run, String)> = vec![
+        (
+            "ours-arrow",
+            Run::Ours(vec!["ours-arrow".into(), file.clone()]),
+            String::new(),
+        ),
+        (
+            "arrow-csv",
+            Run::Ours(vec!["arrow-csv".into(), file.clone()]),
+            String::new(),
+        ),
+        (
+            "duck-table",
+            Run::Duck(Duck {
+                like: true,
+                parquet: None,
+            }),
+            String::new(),
+        ),
+        (
+            "ours-snappy",
+            ours("ours-snappy.parquet", "snappy", &files, &threads),
+            path("ours-snappy.parquet"),
+        ),
+        (
+            "duck-snappy",
+            Run::Duck(Duck {
+                like: true,
+                parquet: Some(like_snappy),
+            }),
+            path("duck-snappy.parquet"),
+        ),
+        (
+            "ours-zstd",
+            ours("ours-zstd.parquet", "zstd(3)", &files, &threads),
+            path("ours-zstd.parquet"),
+        ),
+        (
+            "duck-zstd",
+            Run::Duck(Duck {
+                like: true,
+                parquet: Some(like_zstd),
+            }),
+            path("duck-zstd.parquet"),
+        ),
+        (
+            "ours-defaults",
+            ours("ours-defaults.parquet", "defaults", &files, "defaults"),
+            path("ours-defaults.parquet"),
+        ),
+        (
+            "duck-defaults",
+            Run::Duck(Duck {
+                like: false,
+                parquet: Some("ROW_GROUP_SIZE 122880"),
+            }),
+            path("duck-defaults.parquet"),
+        ),
+        (
+            "ours-cio-sql",
+            ours("ours-cio-sql.parquet", "cio-sql", "*", "defaults"),
+            path("ours-cio-sql.parquet"),
+        ),
+    ];
     // Warm the page cache: every reader gets the file from memory.
     let _ = std::fs::read(csv);
-    let mut runs: [Vec<ChildRun>; 8] = Default::default();
+    let python = python_start();
+    let mut measured: Vec<Vec<ChildRun>> = runs.iter().map(|_| Vec::new()).collect();
     for _ in 0..sizes.csv_runs {
-        runs[0].push(run_child(&["ours-arrow", file]));
-        runs[1].push(run_child(&["arrow-csv", file]));
-        if let Some(r) = duckdb("table", csv, Path::new(&duck_pq)) {
-            runs[2].push(r);
+        for (i, (_, run, out)) in runs.iter().enumerate() {
+            let r = match run {
+                Run::Ours(args) => Some(run_child(
+                    &args.iter().map(String::as_str).collect::<Vec<_>>(),
+                )),
+                Run::Duck(duck) => duckdb(*duck, csv, Path::new(out)),
+            };
+            measured[i].extend(r);
         }
-        runs[3].push(run_child(&["ours-parquet", file, &ours_pq, "zstd(3)", "*"]));
-        runs[4].push(run_child(&[
-            "ours-parquet",
-            file,
-            &snappy_pq,
-            "snappy",
-            "*",
-        ]));
-        runs[5].push(run_child(&[
-            "ours-parquet",
-            file,
-            &file_pq,
-            "snappy",
-            &file_columns(),
-        ]));
-        if let Some(r) = duckdb("parquet", csv, Path::new(&duck_pq)) {
-            runs[6].push(r);
-        }
-        runs[7].push(run_child(&["ours-parquet", file, &cli_pq, "cio-sql", "*"]));
     }
-    let [
-        ours,
-        raw,
-        duck_table,
-        ours_parquet,
-        ours_snappy,
-        ours_file,
-        duck_parquet,
-        ours_cli,
-    ] = runs.map(median_run);
+    let results: Vec<Option<ChildRun>> = measured
+        .into_iter()
+        .map(|runs| (!runs.is_empty()).then(|| median_run(runs)))
+        .collect();
+    let get = |name: &str| {
+        let i = runs.iter().position(|(n, ..)| *n == name).expect("a run");
+        (results[i].as_ref(), runs[i].2.as_str())
+    };
     let size = |p: &str| {
         std::fs::metadata(p)
             .map(|m| m.len() as f64 / 1e6)
             .unwrap_or(f64::NAN)
     };
-    let duck = |r: &ChildRun| (r.secs.is_finite()).then(|| ("DuckDB".to_string(), r.secs));
-    let workload = "CSV export → Arrow";
-    table.push(Line {
-        workload,
-        decoder: "ours (ExportFileReader)".into(),
-        bytes,
-        rows: ours.rows,
-        secs: ours.secs,
-        versus: duck(&duck_table),
-        note: format!("typed columns + extra map; peak RSS {:.0} MB", ours.peak_mb),
-    });
-    table.push(Line {
-        workload,
-        decoder: "arrow-csv Reader (text only)".into(),
-        bytes,
-        rows: raw.rows,
-        secs: raw.secs,
-        versus: None,
-        note: format!(
-            "the parser ours wraps, no conversion; peak RSS {:.0} MB",
-            raw.peak_mb
-        ),
-    });
-    table.push(Line {
-        workload,
-        decoder: "DuckDB read_csv → table".into(),
-        bytes,
-        rows: duck_table.rows,
-        secs: duck_table.secs,
-        versus: None,
-        note: format!(
-            "whole table in memory, 2 threads; peak RSS {:.0} MB",
-            duck_table.peak_mb
-        ),
-    });
-    let workload = "CSV export → Parquet";
-    table.push(Line {
-        workload,
-        decoder: format!(
+    // The like-for-like pairs write the same columns with the same types.
+    for (a, b) in [("ours-snappy", "duck-snappy"), ("ours-zstd", "duck-zstd")] {
+        let (Some(_), pa) = get(a) else { continue };
+        let (Some(_), pb) = get(b) else { continue };
+        let (la, lb) = (parquet_layout(pa), parquet_layout(pb));
+        println!(
+            "{a}: {} row groups, {} rows; {b}: {} row groups, {} rows; columns: {:?}",
+            la.1, la.2, lb.1, lb.2, la.0
+        );
+        assert_eq!(la.0, lb.0, "{a} and {b} write the same columns and types");
+        assert_eq!(la.2, lb.2, "{a} and {b} write the same rows");
+    }
+    println!(
+        "python3 -c 'import duckdb' alone: {python:.3}s (part of every DuckDB wall); {THREADS} threads on both sides of the like-for-like lines"
+    );
+    let mut push =
+        |workload: &'static str, name: &str, label: String, versus: Option<&str>, note: String| {
+            let (Some(r), out) = get(name) else { return };
+            let versus = versus.and_then(|v| get(v).0.map(|d| (format!("DuckDB ({v})"), d.wall)));
+            let file = if out.is_empty() {
+                String::new()
+            } else {
+                format!("{:.0} MB file; ", size(out))
+            };
+            table.push(Line {
+                workload,
+                decoder: label,
+                bytes,
+                rows: r.rows,
+                secs: r.wall,
+                versus,
+                note: format!(
+                    "{note}; {file}work alone {:.3}s; peak RSS {:.0} MB",
+                    r.secs, r.peak_mb
+                ),
+            });
+        };
+    let w = "CSV export → Arrow (wall from process start)";
+    push(
+        w,
+        "ours-arrow",
+        "ours (ExportFileReader)".into(),
+        Some("duck-table"),
+        "12 columns: the file's 8 as text, workspace/segment, the extra map".into(),
+    );
+    push(
+        w,
+        "arrow-csv",
+        "arrow-csv Reader (text only)".into(),
+        None,
+        "the parser ours wraps, no conversion".into(),
+    );
+    push(
+        w,
+        "duck-table",
+        "DuckDB read_csv(all_varchar) → table".into(),
+        None,
+        format!("the file's 8 columns as VARCHAR, in DuckDB's memory, {THREADS} threads"),
+    );
+    let w = "CSV export → Parquet, like for like (wall from process start)";
+    push(
+        w,
+        "ours-snappy",
+        "ours + DataFusion writer, snappy".into(),
+        Some("duck-snappy"),
+        format!("the file's 8 columns as text, 122,880-row groups, {THREADS} threads"),
+    );
+    push(
+        w,
+        "duck-snappy",
+        "DuckDB read_csv(all_varchar) → COPY, snappy".into(),
+        None,
+        format!("the same columns, types and row groups, {THREADS} threads"),
+    );
+    push(
+        w,
+        "ours-zstd",
+        "ours + DataFusion writer, zstd(3)".into(),
+        Some("duck-zstd"),
+        format!("the file's 8 columns as text, 122,880-row groups, {THREADS} threads"),
+    );
+    push(
+        w,
+        "duck-zstd",
+        "DuckDB read_csv(all_varchar) → COPY, zstd level 3".into(),
+        None,
+        format!("the same columns, types and row groups, {THREADS} threads"),
+    );
+    let w = "CSV export → Parquet, each side's defaults (wall from process start)";
+    push(
+        w,
+        "ours-defaults",
+        "ours + DataFusion writer, DataFusion's defaults".into(),
+        Some("duck-defaults"),
+        "zstd(3), row groups up to 1,048,576 rows, threads = cores; the file's 8 columns as text"
+            .into(),
+    );
+    push(
+        w,
+        "ours-cio-sql",
+        format!(
             "ours + DataFusion writer, cio-sql's settings ({}, dictionaries up to {} KiB)",
             cli::PARQUET_COMPRESSION,
             cli::PARQUET_DICTIONARY_LIMIT / 1024
         ),
-        bytes,
-        rows: ours_cli.rows,
-        secs: ours_cli.secs,
-        versus: duck(&duck_parquet),
-        note: format!(
-            "what cio-sql writes (cli::session_config); {:.0} MB file; peak RSS {:.0} MB",
-            size(&cli_pq),
-            ours_cli.peak_mb
-        ),
-    });
-    table.push(Line {
-        workload,
-        decoder: "ours + DataFusion writer, DataFusion's defaults: zstd(3), 1 MiB dictionaries"
-            .into(),
-        bytes,
-        rows: ours_parquet.rows,
-        secs: ours_parquet.secs,
-        versus: duck(&duck_parquet),
-        note: format!(
-            "DataFusion's default codec; {:.0} MB file; peak RSS {:.0} MB",
-            size(&ours_pq),
-            ours_parquet.peak_mb
-        ),
-    });
-    table.push(Line {
-        workload,
-        decoder: "ours + DataFusion writer, snappy, 1 MiB dictionaries".into(),
-        bytes,
-        rows: ours_snappy.rows,
-        secs: ours_snappy.secs,
-        versus: duck(&duck_parquet),
-        note: format!(
-            "DuckDB's codec; 12 columns; {:.0} MB file; peak RSS {:.0} MB",
-            size(&snappy_pq),
-            ours_snappy.peak_mb
-        ),
-    });
-    table.push(Line {
-        workload,
-        decoder: "ours + DataFusion writer, snappy, file's columns".into(),
-        bytes,
-        rows: ours_file.rows,
-        secs: ours_file.secs,
-        versus: duck(&duck_parquet),
-        note: format!(
-            "the 8 columns DuckDB writes (no workspace, segment, extra); {:.0} MB file; peak RSS {:.0} MB",
-            size(&file_pq),
-            ours_file.peak_mb
-        ),
-    });
-    table.push(Line {
-        workload,
-        decoder: "DuckDB read_csv → COPY parquet".into(),
-        bytes,
-        rows: duck_parquet.rows,
-        secs: duck_parquet.secs,
-        versus: None,
-        note: format!(
-            "snappy, 2 threads; {:.0} MB file; peak RSS {:.0} MB",
-            size(&duck_pq),
-            duck_parquet.peak_mb
-        ),
-    });
+        Some("duck-defaults"),
+        "what cio-sql writes (cli::session_config): all 12 columns".into(),
+    );
+    push(
+        w,
+        "duck-defaults",
+        "DuckDB read_csv → COPY, its defaults".into(),
+        None,
+        "its type inference (id, created_at as BIGINT), snappy, its thread count".into(),
+    );
 }
 
 // ---- children ---------------------------------------------------------------------------------
@@ -806,11 +959,13 @@ fn child(args: &[String]) {
             rows
         }
         "ours-parquet" => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(to_parquet(file, &args[2], &args[3], &args[4]))
+            let threads = args[5].parse::<usize>().ok();
+            let mut rt = tokio::runtime::Builder::new_multi_thread();
+            if let Some(n) = threads {
+                rt.worker_threads(n);
+            }
+            let rt = rt.enable_all().build().expect("runtime");
+            rt.block_on(to_parquet(file, &args[2], &args[3], &args[4], threads))
         }
         other => panic!("unknown child workload {other}"),
     };
@@ -876,7 +1031,13 @@ fn file_columns() -> String {
 }
 
 /// `COPY (SELECT <columns> FROM export) TO out STORED AS PARQUET`, as the export bench writes.
-async fn to_parquet(file: std::fs::File, out: &str, compression: &str, columns: &str) -> usize {
+async fn to_parquet(
+    file: std::fs::File,
+    out: &str,
+    compression: &str,
+    columns: &str,
+    threads: Option<usize>,
+) -> usize {
     let attributes = ATTRIBUTES.iter().map(|a| a.to_string()).collect();
     let reader = ExportFileReader::new(ExportKind::Customers, "bench", attributes, file);
     let schema = reader.schema();
@@ -885,10 +1046,12 @@ async fn to_parquet(file: std::fs::File, out: &str, compression: &str, columns: 
         reader: Mutex::new(Some(reader)),
     };
     let table = StreamingTable::try_new(schema, vec![Arc::new(partition)]).expect("table");
-    // `cio-sql`: its whole session configuration (codec, row groups, dictionary limit); otherwise
-    // DataFusion's defaults with the given codec and the same row groups.
+    // `cio-sql`: its whole session configuration (codec, row groups, dictionary limit);
+    // `defaults`: DataFusion's; otherwise DataFusion's defaults with the given codec and the same
+    // row groups as DuckDB's.
     let mut config = match compression {
         "cio-sql" => cli::session_config(),
+        "defaults" => SessionConfig::new(),
         codec => SessionConfig::new()
             .set_usize("datafusion.execution.parquet.max_row_group_size", ROW_GROUP)
             .set_str("datafusion.execution.parquet.compression", codec),
@@ -901,6 +1064,9 @@ async fn to_parquet(file: std::fs::File, out: &str, compression: &str, columns: 
         if let Some((k, v)) = setting.split_once('=') {
             config = config.set_str(k.trim(), v.trim());
         }
+    }
+    if let Some(n) = threads {
+        config = config.with_target_partitions(n);
     }
     let ctx = SessionContext::new_with_config(config);
     ctx.register_table("export", Arc::new(table))

@@ -22,6 +22,8 @@ async fn cached_env(test: &str) -> Env {
         ("customers", ""),
         ("segments", ""),
         ("messages", ""),
+        ("activities", ""),
+        ("esp_suppressions", ""),
     ] {
         env.sql(&format!(
             "CREATE EXTERNAL TABLE {t} STORED AS CUSTOMERIO LOCATION '{t}' \
@@ -33,12 +35,15 @@ async fn cached_env(test: &str) -> Env {
     env
 }
 
-const QUERIES: [&str; 5] = [
+const QUERIES: [&str; 7] = [
     "SELECT campaign_id, period_start, sent, opened FROM campaigns ORDER BY 1, 2",
     "SELECT newsletter_id, period_start, sent, clicked FROM newsletters ORDER BY 1, 2",
     "SELECT id, email, cio_id FROM customers ORDER BY cio_id",
     "SELECT id, name FROM segments ORDER BY id",
     "SELECT id, created FROM messages ORDER BY id",
+    // Listings of several pages: by cursor, and by offset.
+    "SELECT id, timestamp, customer_id FROM activities ORDER BY id",
+    "SELECT type, email FROM esp_suppressions ORDER BY 1, 2",
 ];
 
 /// `(requests, rows as text)` of each query.
@@ -81,24 +86,23 @@ async fn a_second_identical_select_makes_no_request_until_the_ttl_or_a_clear() {
     assert_eq!(run_all(&env).await, off);
 
     env.sql("SET customerio.cache_ttl = '5m'").await.unwrap();
+    let pages = |env: &Env| {
+        ["getPeopleFilter", "listActivities", "getSuppressionByType"].map(|op| env.requests(op))
+    };
+    let before = pages(&env);
     let first = run_all(&env).await;
     assert_eq!(first, off, "the first run with the cache on asks the API");
-    let searches = env.requests("getPeopleFilter");
+    // The listings read here have several pages (a person search, activities by cursor,
+    // each suppression type by offset), so the test covers whole listings.
+    let after = pages(&env);
+    assert!(
+        after[0] - before[0] >= 2 && after[1] - before[1] >= 2 && after[2] - before[2] > 5,
+        "{before:?} {after:?}"
+    );
     let second = run_all(&env).await;
     for (i, ((n, rows), (_, want))) in second.iter().zip(&first).enumerate() {
         assert_eq!(rows, want, "{}", QUERIES[i]);
-        if QUERIES[i].contains("customers") {
-            // The people search has several pages, which are not kept (a cursor from one
-            // time used at another would skip or repeat people): only they are asked again;
-            // the attribute batches come from the cache.
-            let pages = env.requests("getPeopleFilter") - searches;
-            assert!(
-                pages >= 2 && *n == pages,
-                "{n} requests, {pages} search pages"
-            );
-        } else {
-            assert_eq!(*n, 0, "{}: {n} requests on the second run", QUERIES[i]);
-        }
+        assert_eq!(*n, 0, "{}: {n} requests on the second run", QUERIES[i]);
     }
     // A reader whose own time to live is 0 does not read what a 5-minute one stored.
     env.sql("SET customerio.cache_ttl = '0'").await.unwrap();
@@ -170,6 +174,17 @@ async fn a_self_join_costs_one_scan_and_explain_analyze_counts_the_hits() {
     .await
     .unwrap();
     assert_eq!(env.total_requests() - before, one);
+    // The same for a listing of several pages (the people search) and its attribute batches.
+    env.cio.cache().clear();
+    let before = env.total_requests();
+    env.sql("SELECT count(*) FROM customers").await.unwrap();
+    let one = env.total_requests() - before;
+    env.cio.cache().clear();
+    let before = env.total_requests();
+    env.sql("SELECT count(*) FROM customers a JOIN customers b ON a.cio_id = b.cio_id")
+        .await
+        .unwrap();
+    assert_eq!(env.total_requests() - before, one);
 
     let plan = pretty(
         &env.sql("EXPLAIN ANALYZE SELECT * FROM segments")
@@ -189,6 +204,87 @@ async fn a_self_join_costs_one_scan_and_explain_analyze_counts_the_hits() {
         plan.contains("cache_hits=1") && plan.contains("requests=0"),
         "{plan}"
     );
+}
+
+/// A listing left before its end (a `LIMIT` reached) never serves a new read, which would take
+/// its later pages from the API with a cursor of another time; read to its end, it serves whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_serves_a_new_read_only_when_it_was_read_to_its_end() {
+    let env = cached_env("cache_listing").await;
+    let all = "SELECT id, timestamp, customer_id FROM activities ORDER BY id";
+    let run = |sql: &'static str| {
+        let env = &env;
+        async move {
+            let before = env.requests("listActivities");
+            let rows = pretty(&env.sql(sql).await.unwrap());
+            (env.requests("listActivities") - before, rows)
+        }
+    };
+    let (whole, rows) = run(all).await;
+    env.sql("SET customerio.cache_ttl = '5m'").await.unwrap();
+    let (part, _) = run("SELECT id FROM activities LIMIT 1").await;
+    assert!(whole >= 3 && part < whole, "{part} of {whole} pages");
+    // The first page is held, but the listing was left early: the whole read asks again.
+    assert_eq!(run(all).await, (whole, rows.clone()));
+    // Read to its end: served whole, and so is its first page.
+    assert_eq!(run(all).await, (0, rows));
+    assert_eq!(run("SELECT id FROM activities LIMIT 1").await.0, 0);
+}
+
+/// Every page of `client`'s listing of activities, in order (`next` back as `start`), clearing
+/// the cache after the first if asked.
+async fn activity_pages(
+    client: &Client,
+    stats: &RequestStats,
+    clear_after_first: bool,
+) -> Vec<Value> {
+    let client = client.listing();
+    let mut pages = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let query: Vec<(&str, String)> = start.iter().map(|s| ("start", s.clone())).collect();
+        let page: Value = client.get("/v1/activities", &query, stats).await.unwrap();
+        if clear_after_first && pages.is_empty() {
+            client.cache().clear();
+        }
+        let next = page["next"].as_str().unwrap_or_default().to_string();
+        // (The listing ends on an empty page, or without `next`.)
+        let empty = page["activities"].as_array().is_none_or(Vec::is_empty);
+        pages.push(page);
+        if next.is_empty() || empty {
+            client.end_listing();
+            return pages;
+        }
+        start = Some(next);
+    }
+}
+
+/// A read served from a held listing takes all its pages from it, even if the cache loses them
+/// meanwhile (cleared, evicted, replaced): never page 1 from the cache and page 2 from the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_served_from_a_listing_keeps_its_pages() {
+    let ws = workspace("cache_pages", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    let client = Client::with_transport(
+        ClientConfig {
+            base_url: env.sim.url_for(Region::Us),
+            api_key: datafusion_customerio::Secret::new(ws.api_key.clone()),
+            rate_limit: 1000.0,
+            retry: RetryPolicy::default(),
+        },
+        env.cio.transport(),
+    )
+    .with_cache("sim_us", Duration::from_secs(300));
+    let stats = RequestStats::default();
+    let first = activity_pages(&client, &stats, false).await;
+    let sent = env.requests("listActivities");
+    assert!(first.len() >= 3 && sent == first.len() as u64, "{sent}");
+    let again = activity_pages(&client, &stats, true).await;
+    assert_eq!(again, first);
+    assert_eq!(env.requests("listActivities"), sent, "no page asked again");
+    // Cleared: the next read asks for every page.
+    assert_eq!(activity_pages(&client, &stats, false).await, first);
+    assert_eq!(env.requests("listActivities"), 2 * sent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ pub mod ratelimit;
 pub mod retry;
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -227,6 +227,45 @@ pub struct Client {
     cache_values: Vec<(&'static str, String)>,
     /// Whether `start` is a window bound rather than a page cursor ([`Client::start_is_a_bound`]).
     start_is_a_bound: bool,
+    /// The paginated listing this client reads ([`Client::listing`]).
+    listing: Option<Arc<Mutex<ListingRead>>>,
+}
+
+/// Where a client made by [`Client::listing`] is in its listing.
+#[derive(Debug)]
+struct ListingRead {
+    cache: Arc<ResponseCache>,
+    /// The method and path of its first request: the listing's.
+    first: Option<(Method, String)>,
+    /// The listing its first page belongs to in the cache (0: none, a single page).
+    id: u64,
+    /// The listing's pages, when its first page came from the cache: its later pages come from
+    /// here, never from the API.
+    pages: Option<cache::Pages>,
+    /// Read to its last page.
+    ended: bool,
+    /// Whether it sent the listing's first page itself (rather than sharing another's).
+    owner: bool,
+}
+
+impl Drop for ListingRead {
+    /// A listing its first reader left before the end serves nobody: its pages go.
+    fn drop(&mut self) {
+        if self.id != 0 && self.owner && !self.ended {
+            self.cache.abandon_listing(self.id);
+        }
+    }
+}
+
+/// What a request is to the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A request on its own.
+    Single,
+    /// The first page of a listing.
+    First,
+    /// A later page of listing `id`.
+    Next(u64),
 }
 
 impl fmt::Debug for Client {
@@ -279,6 +318,89 @@ impl Client {
             cache_ttl: Duration::ZERO,
             cache_values: Vec::new(),
             start_is_a_bound: false,
+            listing: None,
+        }
+    }
+
+    /// This client for one paginated listing: its first request is the listing's first page and
+    /// its later requests with the same method and path its next pages, so that the cache holds
+    /// and serves the pages together (see [`cache`]). Call [`Client::end_listing`] after the last
+    /// page.
+    pub fn listing(&self) -> Self {
+        let read = ListingRead {
+            cache: self.cache.clone(),
+            first: None,
+            id: 0,
+            pages: None,
+            ended: false,
+            owner: false,
+        };
+        Client {
+            listing: Some(Arc::new(Mutex::new(read))),
+            ..self.clone()
+        }
+    }
+
+    /// The listing has been read to its end: a new read may start from its pages.
+    pub fn end_listing(&self) {
+        if let Some(l) = &self.listing {
+            let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
+            l.ended = true;
+            if l.id != 0 {
+                self.cache.end_listing(l.id);
+            }
+        }
+    }
+
+    /// What a request with `method` and `path` is to the cache.
+    fn role(&self, method: &Method, path: &str) -> Role {
+        let Some(l) = &self.listing else {
+            return Role::Single;
+        };
+        let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
+        match &l.first {
+            None => {
+                l.first = Some((method.clone(), path.to_string()));
+                Role::First
+            }
+            Some((m, p)) if m == method && p == path => match l.id {
+                0 => Role::Single,
+                id => Role::Next(id),
+            },
+            Some(_) => Role::Single,
+        }
+    }
+
+    /// Notes the listing a first page belongs to, and its pages if it came from the cache.
+    /// (`owner`: it sent the first page itself.)
+    fn adopt(&self, role: Role, answer: &cache::Answer, pages: Option<cache::Pages>, owner: bool) {
+        if let (Role::First, Some(l)) = (role, &self.listing) {
+            let mut l = l.lock().unwrap_or_else(|e| e.into_inner());
+            l.id = answer.listing;
+            l.pages = pages.filter(|_| answer.listing != 0);
+            l.owner = owner;
+        }
+    }
+
+    /// What is held for a request: for a later page of a listing served from the cache, that
+    /// listing's page (`Err` if it has none: its reads would differ from the one it holds).
+    fn held(&self, role: Role, key: &str) -> std::result::Result<Option<cache::Answer>, ()> {
+        match role {
+            Role::Next(_) => {
+                let served = self.listing.as_ref().and_then(|l| {
+                    let l = l.lock().unwrap_or_else(|e| e.into_inner());
+                    l.pages.as_ref().map(|pages| pages.get(key).cloned())
+                });
+                match served {
+                    Some(Some(page)) => Ok(Some(page)),
+                    Some(None) => Err(()),
+                    None => Ok(self.cache.get_page(key)),
+                }
+            }
+            _ => Ok(self.cache.get(key, self.cache_ttl).map(|(answer, pages)| {
+                self.adopt(role, &answer, Some(pages), false);
+                answer
+            })),
         }
     }
 
@@ -473,44 +595,75 @@ impl Client {
                 .await
                 .map(|(dated, _)| dated);
         };
+        let role = self.role(&method, path);
+        // A later page is keyed by its listing too: only a reader of that listing finds it.
+        let key = match role {
+            Role::Next(id) => format!("{key}\u{1f}listing={id}"),
+            _ => key,
+        };
         let decode_shared = |answer: &cache::Answer| -> Result<Dated<T>> {
-            let value = decode(&answer.0).map_err(|e| Error::Malformed {
+            let value = decode(&answer.body).map_err(|e| Error::Malformed {
                 endpoint: format!("{method} {path}"),
                 detail: self.scrub(&e.to_string()),
             })?;
             Ok(Dated {
                 value,
-                server_date: answer.1,
+                server_date: answer.date,
             })
         };
-        if let Some(answer) = self.cache.get(&key, self.cache_ttl) {
+        let held = |client: &Self| {
+            client.held(role, &key).map_err(|()| Error::Malformed {
+                endpoint: format!("{method} {path}"),
+                detail: "the listing this read was served from in the response cache has no \
+                         page for this request"
+                    .into(),
+            })
+        };
+        if let Some(answer) = held(self)? {
             stats.cache_hits.add(1);
             self.cache.hit();
             return decode_shared(&answer);
         }
+        // A cursor or offset in the query, or a `next` in the answer: one page of several.
+        let cursor = |k: &str| k == "offset" || (k == "start" && !self.start_is_a_bound);
         let cell = self.cache.inflight(&key);
         let _in_flight = self.cache.guard(&key, &cell);
+        // An identical request may have been answered, held and gone between the lookup and now.
+        if cell.get().is_none()
+            && let Some(answer) = held(self)?
+        {
+            stats.cache_hits.add(1);
+            self.cache.hit();
+            return decode_shared(&answer);
+        }
         let mut own: Option<Dated<T>> = None;
         let shared = cell
             .get_or_try_init(|| async {
                 let (dated, bytes) = self
                     .fetch(method.clone(), path, query, body, stats, &decode)
                     .await?;
-                let answer = (bytes, dated.server_date);
+                let mut answer = cache::Answer::new(bytes, dated.server_date);
+                if role == Role::First && is_paged(query, &answer.body, cursor) {
+                    answer.listing = self.cache.new_listing();
+                }
                 own = Some(dated);
                 Ok::<_, Error>(answer)
             })
             .await;
         let answer = shared?.clone();
+        self.adopt(role, &answer, None, own.is_some());
         match own {
             Some(dated) => {
                 self.cache.miss();
-                // Pages of a listing are not kept: a later read could take page 1 from the
-                // cache and page 2 from the API, minutes apart, and a cursor or offset from
-                // one time used at another skips or repeats rows.
-                let cursor = |k: &str| k == "offset" || (k == "start" && !self.start_is_a_bound);
-                if !is_paged(query, &answer.0, cursor) {
-                    self.cache.put(&key, answer, self.cache_ttl);
+                match role {
+                    Role::Next(id) => self.cache.put_page(&key, answer, id),
+                    Role::First => self.cache.put(&key, answer, self.cache_ttl),
+                    // A page read outside a listing is not kept: a later read could take it from
+                    // the cache and the next page from the API, minutes apart.
+                    Role::Single if !is_paged(query, &answer.body, cursor) => {
+                        self.cache.put(&key, answer, self.cache_ttl)
+                    }
+                    Role::Single => {}
                 }
                 Ok(dated)
             }

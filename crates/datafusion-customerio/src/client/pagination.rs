@@ -54,7 +54,7 @@ pub fn paginate<P: Page>(
     stats: RequestStats,
 ) -> impl Stream<Item = Result<Vec<P::Item>>> + Send {
     let state = State {
-        client,
+        client: client.listing(),
         request,
         stats,
         cursor: None,
@@ -90,7 +90,10 @@ pub fn paginate<P: Page>(
                 }
                 s.cursor = Some(n);
             }
-            None => s.done = true,
+            None => {
+                s.done = true;
+                s.client.end_listing();
+            }
         }
         Ok(Some((items, s)))
     })

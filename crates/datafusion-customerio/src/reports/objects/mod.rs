@@ -458,7 +458,7 @@ impl Reader {
             offset: u64,
             done: bool,
         }
-        let reader = Arc::new((client, stats));
+        let reader = Arc::new((client.listing(), stats));
         let call = Arc::new(call);
         stream::try_unfold(
             State {
@@ -530,6 +530,9 @@ impl Reader {
                         // make a short page look like the last.
                         s.offset += items.len() as u64;
                         s.done = items.is_empty();
+                        if s.done {
+                            reader.0.end_listing();
+                        }
                         return Ok(Some((items, s)));
                     }
                     let ends_on_empty = matches!(
@@ -549,7 +552,10 @@ impl Reader {
                             }
                             s.cursor = Some(n);
                         }
-                        _ => s.done = true,
+                        _ => {
+                            s.done = true;
+                            reader.0.end_listing();
+                        }
                     }
                     Ok(Some((items, s)))
                 }
