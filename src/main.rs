@@ -544,8 +544,9 @@ async fn schedule_inner(args: &Args, s: &ScheduleArgs) -> Result<ExitCode, CliEr
         job.since = Some(t);
     }
     let setup = Arc::new(setup(&args.common, args.quiet).await?);
-    // A run never reads an answer from the cache, not even where a table asks for one.
-    setup.cio.cache().set_max_bytes(0);
+    // A run never reads an answer from the cache, not even where a table asks for one or the
+    // script sets a bound (`SET customerio.cache_max_bytes`); its workers neither.
+    setup.cio.cache().disable();
     let interrupt = Interrupt::install(true)
         .map_err(|e| CliError::msg(format!("cannot listen for signals: {e}")))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

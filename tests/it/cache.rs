@@ -398,7 +398,8 @@ async fn the_shell_caches_and_the_scheduler_never_does() {
     let script = dir.join("twice.sql");
     std::fs::write(
         &script,
-        "CREATE EXTERNAL TABLE s STORED AS CUSTOMERIO LOCATION 'segments' \
+        "SET customerio.cache_max_bytes = '268435456';\n\
+         CREATE EXTERNAL TABLE s STORED AS CUSTOMERIO LOCATION 'segments' \
            OPTIONS (key 'customerio_key', cache_ttl '5m');\n\
          COPY (SELECT * FROM s) TO 'lake/a/date=${run_date}/' STORED AS PARQUET;\n\
          COPY (SELECT * FROM s) TO 'lake/b/date=${run_date}/' STORED AS PARQUET;\n",

@@ -556,6 +556,30 @@ async fn codec_round_trips_every_report_without_the_key() {
         );
     }
 
+    // The coordinator's time to live travels with the scan (a worker's session has not its
+    // settings): the session's setting, and 0 once the coordinator's cache is off.
+    let ttl = |scan: &CustomerIoScanExec| scan.params().client.cache_ttl();
+    let plan = only_scan(&ctx, "SELECT * FROM t_segments").await;
+    let scan = plan.downcast_ref::<CustomerIoScanExec>().unwrap();
+    let decoded = codec
+        .decode_scan(&codec.encode_scan(scan).unwrap())
+        .unwrap();
+    assert_eq!((ttl(scan), ttl(&decoded)), (Duration::ZERO, Duration::ZERO));
+    ctx.sql("SET customerio.cache_ttl = '5m'").await.unwrap();
+    let plan = only_scan(&ctx, "SELECT * FROM t_segments").await;
+    let scan = plan.downcast_ref::<CustomerIoScanExec>().unwrap();
+    let decoded = codec
+        .decode_scan(&codec.encode_scan(scan).unwrap())
+        .unwrap();
+    let five = Duration::from_secs(300);
+    assert_eq!((ttl(scan), ttl(&decoded)), (five, five));
+    cio.cache().disable();
+    let decoded = codec
+        .decode_scan(&codec.encode_scan(scan).unwrap())
+        .unwrap();
+    assert_eq!(ttl(&decoded), Duration::ZERO);
+    ctx.sql("SET customerio.cache_ttl = '0'").await.unwrap();
+
     // A worker without the credential says which name it lacks, not a key.
     let bare = CustomerIoCodec::new(CustomerIo::with_credentials(Credentials::empty()));
     let plan = only_scan(&ctx, "SELECT * FROM t_segments").await;

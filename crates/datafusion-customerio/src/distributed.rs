@@ -73,6 +73,12 @@ struct EncodedScan {
     /// The coordinator's "now" when the plan was encoded, in microseconds: every task of a query
     /// computes the same bucket boundaries.
     now: i64,
+    /// The time to live of the scan's cached answers on the coordinator, in milliseconds (the
+    /// table's `cache_ttl`, else the session's `customerio.cache_ttl`; 0 where its cache is
+    /// off, as in `cio-sql schedule`): a worker's session does not have the coordinator's
+    /// settings. Absent (an older coordinator): the table's option alone.
+    #[serde(default)]
+    cache_ttl_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -138,6 +144,11 @@ impl CustomerIoCodec {
             partitions: params.partitions,
             task: params.task.map(|t| (t.index, t.count)),
             now: params.clock.now().timestamp_micros(),
+            cache_ttl_ms: Some(if self.cio.cache().is_disabled() {
+                0
+            } else {
+                u64::try_from(params.client.cache_ttl().as_millis()).unwrap_or(u64::MAX)
+            }),
         };
         serde_json::to_vec(&encoded).map_err(|e| DataFusionError::External(Box::new(e)))
     }
@@ -214,7 +225,10 @@ impl CustomerIoCodec {
         if let Some(bad_index) = e.projection.iter().find(|i| **i >= width) {
             return Err(bad(format!("column {bad_index} of {width}")));
         }
-        let scan = table.scan_exec(e.projection, pushed, window, e.limit, e.partitions)?;
+        let mut scan = table.scan_exec(e.projection, pushed, window, e.limit, e.partitions)?;
+        if let Some(ms) = e.cache_ttl_ms {
+            scan = scan.with_cache_ttl(std::time::Duration::from_millis(ms))?;
+        }
         match task {
             Some(task) => scan.for_task(task),
             None => Ok(scan),

@@ -209,6 +209,7 @@ pub struct ResponseCache {
     hits: AtomicU64,
     misses: AtomicU64,
     next_listing: AtomicU64,
+    disabled: std::sync::atomic::AtomicBool,
 }
 
 impl Default for ResponseCache {
@@ -226,7 +227,21 @@ impl ResponseCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             next_listing: AtomicU64::new(1),
+            disabled: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Stores and serves nothing from now on, whatever bound is set later (`SET
+    /// customerio.cache_max_bytes` in a script included): `cio-sql schedule`'s cache. Identical
+    /// requests in flight are still shared.
+    pub fn disable(&self) {
+        self.disabled.store(true, Ordering::Relaxed);
+        self.set_max_bytes(0);
+    }
+
+    /// Whether [`ResponseCache::disable`] was called.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -235,6 +250,7 @@ impl ResponseCache {
 
     /// Sets the bound, evicting what no longer fits.
     pub fn set_max_bytes(&self, max_bytes: u64) {
+        let max_bytes = if self.is_disabled() { 0 } else { max_bytes };
         self.max_bytes.store(max_bytes, Ordering::Relaxed);
         self.lock().evict(max_bytes);
     }

@@ -161,6 +161,19 @@ impl CustomerIoScanExec {
         self.task
     }
 
+    /// This scan with its answers cached for `ttl` (a worker: the coordinator's session setting,
+    /// which the worker's session does not have).
+    pub fn with_cache_ttl(&self, ttl: std::time::Duration) -> DfResult<Self> {
+        let params = ScanParams {
+            client: self
+                .client
+                .clone()
+                .with_cache(&self.definition.options.connection.key, ttl),
+            ..self.params()
+        };
+        Self::new(self.reader.clone(), params)
+    }
+
     /// The same scan, running only `task`'s share of the partitions.
     pub fn for_task(&self, task: Shard) -> DfResult<Self> {
         let params = ScanParams {
