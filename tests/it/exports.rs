@@ -517,3 +517,155 @@ async fn failed_and_never_finishing_exports_are_clear_errors() {
         "{err}"
     );
 }
+
+/// `SET customerio.export_cache_dir`: with a time to live, an export's file is kept there
+/// (owner-only, no key in its name) and the same export within it is read from the file with no
+/// request and the same rows; nothing is kept without a time to live; another export is made
+/// anew; the files go when their `CustomerIo` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_files_are_kept_for_the_time_to_live_and_read_without_a_request() {
+    use datafusion::prelude::SessionContext;
+    use datafusion_customerio::{Credential, Credentials, CustomerIo};
+
+    let ws = WorkspaceSpec {
+        customers: 2_000,
+        ..workspace("exp_kept", "sim_us", Region::Us)
+    };
+    let env = Env::start(config(&ws, ready())).await;
+    let dir = crate::cli_support::scratch("export-cache");
+    // A CustomerIo of the test's own, so that dropping it can be seen.
+    let cio = CustomerIo::with_credentials(Credentials::empty());
+    cio.credentials().insert(
+        "sim_us",
+        Credential::new(ws.api_key.clone()).with_base_url(env.sim.url_for(Region::Us)),
+    );
+    let ctx = SessionContext::new();
+    cio.register(&ctx);
+    let sql = |q: String| {
+        let ctx = &ctx;
+        async move { ctx.sql(&q).await.unwrap().collect().await.unwrap() }
+    };
+    sql(format!(
+        "SET customerio.export_cache_dir = '{}'",
+        dir.display()
+    ))
+    .await;
+    for (t, segment) in [("e1", 1), ("e2", 2)] {
+        sql(format!(
+            "CREATE EXTERNAL TABLE {t} STORED AS CUSTOMERIO LOCATION 'customers_export' \
+             OPTIONS (key 'sim_us', rate_limit '1000', segments '{segment}')"
+        ))
+        .await;
+    }
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let run = |t: &'static str| {
+        let env = &env;
+        let sql = &sql;
+        async move {
+            let before = env.requests("exportPeopleData");
+            let all = env.total_requests();
+            let rows = pretty(&sql(format!("SELECT cio_id, email FROM {t} ORDER BY cio_id")).await);
+            (
+                env.requests("exportPeopleData") - before,
+                env.total_requests() - all,
+                rows,
+            )
+        }
+    };
+    // No time to live: nothing kept, an export each time.
+    let (exports, requests, rows) = run("e1").await;
+    assert!(
+        exports == 1 && requests >= 3 && rows.lines().count() > 10,
+        "{requests}"
+    );
+    assert!(files().is_empty(), "{:?}", files());
+    sql("SET customerio.cache_ttl = '5m'".into()).await;
+    assert_eq!(run("e1").await, (1, requests, rows.clone()));
+    let kept = files();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with("cio-export-") && kept[0].ends_with(".export"),
+        "{kept:?}"
+    );
+    assert!(!kept[0].contains(&ws.api_key));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(&kept[0]))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    // Within the time to live: from the file, no request, the same rows.
+    assert_eq!(run("e1").await, (0, 0, rows.clone()));
+    // Another export is made, and kept beside.
+    let (exports, _, other) = run("e2").await;
+    assert!(exports == 1 && other != rows);
+    assert_eq!(files().len(), 2);
+    // After the time to live: made again.
+    sql("SET customerio.cache_ttl = '1s'".into()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(run("e1").await, (1, requests, rows));
+    // Gone with their CustomerIo.
+    drop(ctx);
+    drop(cio);
+    assert!(files().is_empty(), "{:?}", files());
+}
+
+/// A kept export file is the whole file once, also when its download was cut off and opened
+/// again: read back, it gives the rows the download gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_export_file_is_whole_after_cut_downloads() {
+    let ws = WorkspaceSpec {
+        customers: 20_000,
+        ..workspace("exp_kept_cut", "sim_us", Region::Us)
+    };
+    let cut = ExportConfig {
+        cut_downloads: 2,
+        cut_after_bytes: 1_000_000,
+        ..ready()
+    };
+    let env = Env::start(config(&ws, cut)).await;
+    let dir = crate::cli_support::scratch("export-cache-cut");
+    env.sql(&format!(
+        "SET customerio.export_cache_dir = '{}'",
+        dir.display()
+    ))
+    .await
+    .unwrap();
+    env.sql("SET customerio.cache_ttl = '5m'").await.unwrap();
+    env.sql(
+        "CREATE EXTERNAL TABLE e STORED AS CUSTOMERIO LOCATION 'customers_export' \
+         OPTIONS (key 'sim_us', rate_limit '1000')",
+    )
+    .await
+    .unwrap();
+    let q = "SELECT cio_id, email FROM e ORDER BY cio_id";
+    let downloaded = pretty(&env.sql(q).await.unwrap());
+    // Every person once: the rows read before each cut are not read again.
+    let lines: Vec<&str> = downloaded.lines().collect();
+    assert!(lines.len() > 20_000, "{}", lines.len());
+    assert!(lines.windows(2).all(|w| w[0] != w[1]), "a row twice");
+    assert_eq!(
+        env.requests("downloadExportFile"),
+        3,
+        "the downloads were cut"
+    );
+    let exports = env.requests("exportPeopleData");
+    let kept = pretty(&env.sql(q).await.unwrap());
+    assert_eq!(
+        env.requests("exportPeopleData"),
+        exports,
+        "read from the kept file"
+    );
+    assert_eq!(kept, downloaded);
+    env.sql("SET customerio.cache_ttl = '0'").await.unwrap();
+}

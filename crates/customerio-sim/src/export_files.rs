@@ -206,25 +206,30 @@ pub(crate) async fn file(
     resp
 }
 
-/// `stream` up to `limit` bytes, then an error (the connection is aborted mid-body).
+/// `stream` up to `limit` bytes, then an error (the connection is aborted mid-body). The error
+/// comes a moment after the last byte, so that the bytes before it reach the client, as they do
+/// when a real connection drops mid-file (an error at once can abort the connection before the
+/// head or the first bytes are written, which only models a download that did not start).
 fn cut_after(
     stream: impl futures::Stream<Item = Result<Bytes, std::io::Error>>,
     limit: u64,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
     use futures::StreamExt;
-    let mut sent = 0u64;
     stream
-        .map(move |chunk| {
-            let chunk = chunk?;
-            let left = limit.saturating_sub(sent);
-            if left == 0 {
-                return Err(std::io::Error::other("download cut off (simulated)"));
-            }
-            let take = (chunk.len() as u64).min(left) as usize;
-            sent += take as u64;
-            Ok(chunk.slice(..take))
+        .scan(0u64, move |sent, chunk| {
+            let out = match chunk {
+                Err(e) => Some(Err(e)),
+                Ok(_) if *sent >= limit => None,
+                Ok(chunk) => {
+                    let take = (chunk.len() as u64).min(limit - *sent) as usize;
+                    *sent += take as u64;
+                    Some(Ok(chunk.slice(..take)))
+                }
+            };
+            futures::future::ready(out)
         })
         .chain(futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             Err(std::io::Error::other("download cut off (simulated)"))
         }))
         .scan(false, |failed, item| {

@@ -227,6 +227,8 @@ impl CustomerIoCodec {
         }
         let mut scan = table.scan_exec(e.projection, pushed, window, e.limit, e.partitions)?;
         if let Some(ms) = e.cache_ttl_ms {
+            // At most the longest `cache_ttl` (24h).
+            let ms = ms.min(24 * 3600 * 1000);
             scan = scan.with_cache_ttl(std::time::Duration::from_millis(ms))?;
         }
         match task {

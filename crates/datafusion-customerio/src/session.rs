@@ -8,7 +8,8 @@ use crate::CustomerIo;
 
 extensions_options! {
     /// Session settings of the Customer.io tables: `SET customerio.cache_ttl = '5m'`,
-    /// `SET customerio.cache_max_bytes = '67108864'`.
+    /// `SET customerio.cache_max_bytes = '67108864'`,
+    /// `SET customerio.export_cache_dir = '/var/tmp/cio-exports'`.
     pub struct CustomerIoSettings {
         /// How long answers are served from the response cache, for tables without their own
         /// `cache_ttl`: `0` (off) to `24h`.
@@ -16,6 +17,11 @@ extensions_options! {
         /// The bound of the response cache in bytes (bodies and keys), least recently used out;
         /// empty: as it is (256 MiB unless the application set another).
         pub cache_max_bytes: String, default = String::new()
+        /// A directory where the files of exports (`customers_export`, `deliveries_export`)
+        /// are kept for the time to live, so that the same export within it is read from disk
+        /// instead of being made again; owner-only files, removed when the process ends its
+        /// `CustomerIo`. Empty: not kept.
+        pub export_cache_dir: String, default = String::new()
     }
 }
 

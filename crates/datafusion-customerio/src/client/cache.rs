@@ -210,6 +210,20 @@ pub struct ResponseCache {
     misses: AtomicU64,
     next_listing: AtomicU64,
     disabled: std::sync::atomic::AtomicBool,
+    /// Export files kept in an export cache directory: removed when the cache is dropped.
+    export_files: Mutex<Vec<std::path::PathBuf>>,
+}
+
+impl Drop for ResponseCache {
+    fn drop(&mut self) {
+        let files = self
+            .export_files
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        for file in files.drain(..) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
 }
 
 impl Default for ResponseCache {
@@ -228,7 +242,16 @@ impl ResponseCache {
             misses: AtomicU64::new(0),
             next_listing: AtomicU64::new(1),
             disabled: std::sync::atomic::AtomicBool::new(false),
+            export_files: Mutex::default(),
         }
+    }
+
+    /// Notes an export file kept for this cache: removed with it.
+    pub(crate) fn keep_export_file(&self, path: std::path::PathBuf) {
+        self.export_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path);
     }
 
     /// Stores and serves nothing from now on, whatever bound is set later (`SET
@@ -406,6 +429,11 @@ impl ResponseCache {
         if let Some(l) = self.lock().listings.get_mut(&id) {
             l.ended = true;
         }
+    }
+
+    /// Drops listing `id`, ended or not.
+    pub(crate) fn drop_listing(&self, id: u64) {
+        self.lock().drop_listing(id);
     }
 
     /// A reader of listing `id` stopped before its end: unless another read ended it, its pages

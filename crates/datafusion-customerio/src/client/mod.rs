@@ -229,6 +229,8 @@ pub struct Client {
     start_is_a_bound: bool,
     /// The paginated listing this client reads ([`Client::listing`]).
     listing: Option<Arc<Mutex<ListingRead>>>,
+    /// Where export files are kept for the time to live ([`Client::with_export_cache_dir`]).
+    export_cache_dir: Option<Arc<std::path::Path>>,
 }
 
 /// Where a client made by [`Client::listing`] is in its listing.
@@ -319,7 +321,46 @@ impl Client {
             cache_values: Vec::new(),
             start_is_a_bound: false,
             listing: None,
+            export_cache_dir: None,
         }
+    }
+
+    /// This client with the export files it downloads kept in `dir` for its time to live
+    /// ([`Client::export_cache_file`]).
+    pub fn with_export_cache_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.export_cache_dir = dir.map(Arc::from);
+        self
+    }
+
+    /// Where the file of the export `body` creates (`kind`: `customers`, `deliveries`) is kept,
+    /// if export files are kept: a file in the export cache directory whose name begins with the
+    /// returned prefix and ends with the export's id. The prefix is a hash (with this process's
+    /// salt: another process's files are never read) of the credential's name, its key's
+    /// fingerprint, the base URL, the kind and the body; nothing of the key. `None` when no
+    /// directory is set, the time to live is 0 or the cache is off.
+    pub fn export_cache_file(
+        &self,
+        kind: &str,
+        body: &serde_json::Value,
+    ) -> Option<(std::path::PathBuf, String)> {
+        use std::hash::BuildHasher;
+        let dir = self.export_cache_dir.as_ref()?;
+        if self.cache_scope.is_empty() || self.cache_ttl.is_zero() || self.cache.is_disabled() {
+            return None;
+        }
+        let what = format!(
+            "{}\n{:016x}\n{}\nPOST /v1/exports/{kind}\n{body}",
+            self.cache_scope,
+            key_fingerprint(&self.config.api_key),
+            self.config.base_url
+        );
+        let salt = &*EXPORT_SALT;
+        let prefix = format!(
+            "cio-export-{:016x}{:016x}-",
+            salt.0.hash_one(&what),
+            salt.1.hash_one(&what)
+        );
+        Some((dir.to_path_buf(), prefix))
     }
 
     /// This client for one paginated listing: its first request is the listing's first page and
@@ -612,11 +653,15 @@ impl Client {
             })
         };
         let held = |client: &Self| {
-            client.held(role, &key).map_err(|()| Error::Malformed {
-                endpoint: format!("{method} {path}"),
-                detail: "the listing this read was served from in the response cache has no \
-                         page for this request"
-                    .into(),
+            client.held(role, &key).map_err(|()| {
+                // Dropped: it fails this read, not every read for its time to live.
+                if let Role::Next(id) = role {
+                    client.cache.drop_listing(id);
+                }
+                Error::DataFusion(datafusion::error::DataFusionError::Internal(format!(
+                    "{method} {path}: the listing this read was served from in the response \
+                     cache has no page for this request"
+                )))
             })
         };
         if let Some(answer) = held(self)? {
@@ -646,6 +691,18 @@ impl Client {
                 if role == Role::First && is_paged(query, &answer.body, cursor) {
                     answer.listing = self.cache.new_listing();
                 }
+                // Held before the readers sharing it see it: one of them may go on to the
+                // listing's next page, or end it, at once.
+                match role {
+                    Role::Next(id) => self.cache.put_page(&key, answer.clone(), id),
+                    Role::First => self.cache.put(&key, answer.clone(), self.cache_ttl),
+                    // A page read outside a listing is not kept: a later read could take it from
+                    // the cache and the next page from the API, minutes apart.
+                    Role::Single if !is_paged(query, &answer.body, cursor) => {
+                        self.cache.put(&key, answer.clone(), self.cache_ttl)
+                    }
+                    Role::Single => {}
+                }
                 own = Some(dated);
                 Ok::<_, Error>(answer)
             })
@@ -655,16 +712,6 @@ impl Client {
         match own {
             Some(dated) => {
                 self.cache.miss();
-                match role {
-                    Role::Next(id) => self.cache.put_page(&key, answer, id),
-                    Role::First => self.cache.put(&key, answer, self.cache_ttl),
-                    // A page read outside a listing is not kept: a later read could take it from
-                    // the cache and the next page from the API, minutes apart.
-                    Role::Single if !is_paged(query, &answer.body, cursor) => {
-                        self.cache.put(&key, answer, self.cache_ttl)
-                    }
-                    Role::Single => {}
-                }
                 Ok(dated)
             }
             None => {
@@ -856,6 +903,12 @@ impl Client {
         }
     }
 }
+
+/// Two salts for export file names: 128 bits, so that two exports' names do not collide.
+static EXPORT_SALT: LazyLock<(
+    std::collections::hash_map::RandomState,
+    std::collections::hash_map::RandomState,
+)> = LazyLock::new(Default::default);
 
 /// A fingerprint of `key` for cache keys: a hash with a random per-process salt, so that the
 /// same name re-pointed at another key is another entry, while nothing of the key can be read

@@ -488,8 +488,23 @@ impl CustomerIoTable {
                 self.client.cache().set_max_bytes(bytes);
             }
         }
+        let dir = settings.export_cache_dir.trim();
+        let dir = if dir.is_empty() {
+            None
+        } else {
+            let path = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&path).map_err(|e| {
+                datafusion::error::DataFusionError::Plan(format!(
+                    "setting customerio.export_cache_dir: '{dir}' is not a directory that can \
+                     be made or used ({e}); give a writable directory, or '' to keep no export \
+                     files"
+                ))
+            })?;
+            Some(path)
+        };
+        let client = self.client.clone().with_export_cache_dir(dir);
         if self.options.connection.cache_ttl.is_some() {
-            return Ok(self.client.clone());
+            return Ok(client);
         }
         let ttl = crate::options::parse_cache_ttl("customerio.cache_ttl", &settings.cache_ttl)
             .map_err(|m| {
@@ -497,10 +512,7 @@ impl CustomerIoTable {
                     "setting customerio.cache_ttl: {m}"
                 ))
             })?;
-        Ok(self
-            .client
-            .clone()
-            .with_cache(&self.options.connection.key, ttl))
+        Ok(client.with_cache(&self.options.connection.key, ttl))
     }
 
     /// How many partitions a scan has in the session `state`: one, except in a distributed

@@ -2,12 +2,22 @@
 //! A download cut off midway is opened again (under the table's retry policy, with a fresh link
 //! when the old one expired: [`exports::Download`]) and the rows already emitted are skipped; a
 //! file with fewer rows than the export's `total` is an error, never a partial result.
+//!
+//! With an export cache directory (`customerio.export_cache_dir`) and a time to live, the
+//! downloaded file is also written there (owner-only, under a name that is a salted hash of the
+//! credential, key fingerprint, base URL and request: [`crate::client::Client::export_cache_file`])
+//! and kept only once the whole file was read and counted; the same export within the time to
+//! live is then read from that file, with no request.
 
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_stream::try_stream;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::stream::{BoxStream, StreamExt};
+use tokio::io::AsyncReadExt;
 
 use super::Shared;
 use super::decode::FileDecoder;
@@ -19,51 +29,188 @@ use crate::error::{Error, Result};
 pub(super) fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Result<RecordBatch>> {
     try_stream! {
         let (client, stats) = (&shared.request.client, &shared.request.stats);
-        let created = exports::create(client, job.kind, &job.body, stats).await?;
-        let id = created.id;
-        let done = exports::wait_done(client, id, &job.what, shared.options.timeout, stats).await?;
-        let total = done.total.filter(|t| *t > 0).map(|t| t as usize);
-        let mut emitted = 0usize;
-        let mut download = exports::Download::start(client, id, &job.what, stats).await?;
-        loop {
-            let body = download.open().await?;
-            let mut decoder = FileDecoder::new(&shared, &job, id, emitted);
-            let mut body = std::pin::pin!(body);
-            let mut cut: Option<Error> = None;
-            while let Some(chunk) = body.next().await {
-                match chunk {
-                    Ok(bytes) => {
-                        for batch in decoder.feed(&bytes, stats)? {
-                            emitted += batch.num_rows();
-                            yield batch;
-                        }
-                    }
-                    Err(e) => {
-                        cut = Some(e);
-                        break;
-                    }
-                }
-            }
-            match cut {
-                None => {
-                    for batch in decoder.finish(stats)? {
-                        yield batch;
-                    }
-                    let rows = decoder.rows_seen();
-                    if let Some(total) = total
-                        && rows < total {
-                            Err(Error::Export(format!(
-                                "export {id} ({}): the file has {rows} rows but Customer.io reported {total}; \
-                                 the download is incomplete",
-                                job.what
-                            )))?;
-                        }
+        let kept = client.export_cache_file(job.kind, &job.body);
+        let held = match &kept {
+            Some((dir, prefix)) => held_file(dir, prefix, client.cache_ttl()),
+            None => None,
+        };
+        if let Some((path, id)) = held {
+            stats.cache_hits.add(1);
+            client.cache().hit();
+            let io = |e: std::io::Error| {
+                Error::Export(format!(
+                    "export {id} ({}): reading its kept file {}: {e}",
+                    job.what,
+                    path.display()
+                ))
+            };
+            let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+            let mut decoder = FileDecoder::new(&shared, &job, id, 0);
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let n = file.read(&mut chunk).await.map_err(io)?;
+                if n == 0 {
                     break;
                 }
-                // Opened again after the backoff, or the error once the attempts are spent.
-                Some(e) => download.cut_off(e).await?,
+                for batch in decoder.feed(&chunk[..n], stats)? {
+                    yield batch;
+                }
+            }
+            for batch in decoder.finish(stats)? {
+                yield batch;
+            }
+        } else {
+            let created = exports::create(client, job.kind, &job.body, stats).await?;
+            let id = created.id;
+            let done = exports::wait_done(client, id, &job.what, shared.options.timeout, stats).await?;
+            let total = done.total.filter(|t| *t > 0).map(|t| t as usize);
+            let mut emitted = 0usize;
+            let mut tee = kept.as_ref().and_then(|(dir, prefix)| Tee::create(dir, prefix));
+            let mut download = exports::Download::start(client, id, &job.what, stats).await?;
+            loop {
+                let body = download.open().await?;
+                // The file is opened again from its first byte: so is the kept copy.
+                if let Some(t) = &mut tee && !t.restart() {
+                    tee = None;
+                }
+                let mut decoder = FileDecoder::new(&shared, &job, id, emitted);
+                let mut body = std::pin::pin!(body);
+                let mut cut: Option<Error> = None;
+                while let Some(chunk) = body.next().await {
+                    match chunk {
+                        Ok(bytes) => {
+                            if let Some(t) = &mut tee && !t.write(&bytes) {
+                                tee = None;
+                            }
+                            for batch in decoder.feed(&bytes, stats)? {
+                                emitted += batch.num_rows();
+                                yield batch;
+                            }
+                        }
+                        Err(e) => {
+                            cut = Some(e);
+                            break;
+                        }
+                    }
+                }
+                match cut {
+                    None => {
+                        for batch in decoder.finish(stats)? {
+                            yield batch;
+                        }
+                        let rows = decoder.rows_seen();
+                        if let Some(total) = total
+                            && rows < total {
+                                Err(Error::Export(format!(
+                                    "export {id} ({}): the file has {rows} rows but Customer.io reported {total}; \
+                                     the download is incomplete",
+                                    job.what
+                                )))?;
+                            }
+                        if let (Some(t), Some((dir, prefix))) = (tee.take(), &kept) {
+                            t.commit(&dir.join(format!("{prefix}{id}.export")), client.cache());
+                        }
+                        break;
+                    }
+                    // Opened again after the backoff, or the error once the attempts are spent.
+                    Some(e) => download.cut_off(e).await?,
+                }
             }
         }
     }
     .boxed()
+}
+
+/// The file kept in `dir` for the export whose names begin with `prefix`, and its export id, if
+/// it is younger than `ttl`; older ones are removed.
+fn held_file(dir: &Path, prefix: &str, ttl: Duration) -> Option<(PathBuf, i64)> {
+    let mut found = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.strip_suffix(".export"))
+            .and_then(|id| id.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        match age {
+            Some(age) if age < ttl && found.is_none() => found = Some((entry.path(), id)),
+            _ => {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// The downloaded file, written beside the read to a partial file (owner-only) and kept under
+/// its name only once whole ([`Tee::commit`]); a partial file is removed when dropped. A failure
+/// to write stops keeping the file (the query goes on: keeping it is an optimisation).
+struct Tee {
+    partial: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Tee {
+    fn create(dir: &Path, prefix: &str) -> Option<Tee> {
+        let partial = dir.join(format!("{prefix}partial-{:016x}", rand::random::<u64>()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&partial) {
+            Ok(file) => Some(Tee {
+                partial,
+                file: Some(file),
+            }),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot keep an export file");
+                None
+            }
+        }
+    }
+
+    /// Writes `bytes`; false on failure (the partial file goes when the tee is dropped).
+    fn write(&mut self, bytes: &[u8]) -> bool {
+        let ok = self
+            .file
+            .as_mut()
+            .is_some_and(|f| f.write_all(bytes).is_ok());
+        if !ok {
+            tracing::warn!(file = %self.partial.display(), "cannot write a kept export file");
+        }
+        ok
+    }
+
+    /// Starts the file again (a download opened again reads from its first byte).
+    fn restart(&mut self) -> bool {
+        self.file
+            .as_mut()
+            .is_some_and(|f| f.set_len(0).is_ok() && f.rewind().is_ok())
+    }
+
+    /// Keeps the whole file as `path`, removed when `cache` is dropped.
+    fn commit(mut self, path: &Path, cache: &crate::client::ResponseCache) {
+        let Some(file) = self.file.take() else {
+            return;
+        };
+        let synced = file.sync_data().is_ok();
+        drop(file);
+        if synced && std::fs::rename(&self.partial, path).is_ok() {
+            cache.keep_export_file(path.to_path_buf());
+        }
+    }
+}
+
+impl Drop for Tee {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.partial);
+    }
 }
