@@ -156,6 +156,11 @@ async fn a_second_identical_select_makes_no_request_until_the_ttl_or_a_clear() {
         .unwrap();
     assert_bad_setting(&env, "cache_max_bytes", "lots", "").await;
     assert_bad_setting(&env, "cache_ttl", "forever", "0").await;
+    // A directory that cannot be made (under a file).
+    let file = scratch("cache-bad-dir").join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let bad = file.join("exports");
+    assert_bad_setting(&env, "export_cache_dir", bad.to_str().unwrap(), "").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
