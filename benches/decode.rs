@@ -5,7 +5,10 @@
 //!   (version 1) with link metrics, and `POST /v1/customers/attributes` pages, as the reports
 //!   decode them, against arrow-json's `Decoder` with an equivalent schema.
 //! - A customers export CSV to Arrow, and to Parquet (row groups of 122,880 rows, as the export
-//!   bench), against DuckDB's `read_csv` (Python package, run as a child process).
+//!   bench), against DuckDB's `read_csv` (Python package, run as a child process). Like for
+//!   like: the same 8 text columns (checked in the files written), the same codec, level and row
+//!   groups, 2 threads on both sides, both timed from process start to exit; then each side's
+//!   defaults (DataFusion's, `cio-sql`'s, DuckDB's).
 //!
 //! The bodies and the CSV come from the in-process simulator, fetched once before timing.
 //!
