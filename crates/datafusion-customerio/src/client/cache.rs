@@ -13,8 +13,10 @@
 //! Paginated listings are held whole or not at all: a later read takes every page from one
 //! earlier read, never page 1 from the cache and page 2 from the API with a cursor or offset of
 //! another time (that skips or repeats rows). A listing's first page serves a new read only once
-//! its last page is held; its pages expire together, are evicted together, and are found only
-//! by a reader that took that first page ([`ResponseCache::get_page`]).
+//! its last page is held; its pages expire together and are evicted together (one unit of
+//! use, at most half the bound). A read served a listing's first page takes its later pages
+//! from a copy of that listing's pages, whatever happens to the cache meanwhile; readers sharing
+//! a listing as it is read find its later pages by its number.
 //!
 //! Coalescing: while a request is in flight, an identical one waits for its answer instead of
 //! being sent (a self-join, a UNION of one table, two partitions needing the same list). It
