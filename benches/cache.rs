@@ -59,12 +59,7 @@ async fn main() {
         segments: 8,
         customers: 1_000,
     };
-    let config = SimConfig {
-        latency: Duration::from_millis(100),
-        rate_limit: 10.0,
-        ..SimConfig::with_workspaces(vec![spec.clone()])
-    };
-    let (sim, ctx, _cio) = session(&spec, config).await;
+    let (sim, ctx, _cio) = session(&spec, paced(&spec)).await;
     ctx.sql(
         "CREATE EXTERNAL TABLE campaigns STORED AS CUSTOMERIO LOCATION 'campaigns' \
          OPTIONS (key 'ws', steps '7', rate_limit '10', cache_ttl '5m')",
@@ -84,12 +79,7 @@ async fn main() {
         customers: people,
         ..spec.clone()
     };
-    let config = SimConfig {
-        latency: Duration::from_millis(100),
-        rate_limit: 10.0,
-        ..SimConfig::with_workspaces(vec![spec_people.clone()])
-    };
-    let (sim3, ctx3, _cio3) = session(&spec_people, config).await;
+    let (sim3, ctx3, _cio3) = session(&spec_people, paced(&spec_people)).await;
     ctx3.sql(
         "CREATE EXTERNAL TABLE customers STORED AS CUSTOMERIO LOCATION 'customers' \
          OPTIONS (key 'ws', rate_limit '10', cache_ttl '5m')",
@@ -159,6 +149,15 @@ async fn main() {
         "bound (issue 16): the cache's bytes never above cache_max_bytes: {}",
         if most <= bound { "PASS" } else { "FAIL" }
     );
+}
+
+/// The simulator of `spec` at Customer.io's 10 requests/s, with 100 ms of latency.
+fn paced(spec: &WorkspaceSpec) -> SimConfig {
+    SimConfig {
+        latency: Duration::from_millis(100),
+        rate_limit: 10.0,
+        ..SimConfig::with_workspaces(vec![spec.clone()])
+    }
 }
 
 /// (wall, requests, rows) of `q` run twice.

@@ -236,6 +236,21 @@ async fn a_listing_serves_a_new_read_only_when_it_was_read_to_its_end() {
     assert_eq!(run("SELECT id FROM activities LIMIT 1").await.0, 0);
 }
 
+/// A client of `ws` on the simulator, through the session's transport (its cache), caching for
+/// `ttl` under the credential name `sim_us`.
+fn sim_client(env: &Env, ws: &customerio_sim::WorkspaceSpec, ttl: Duration) -> Client {
+    Client::with_transport(
+        ClientConfig {
+            base_url: env.sim.url_for(Region::Us),
+            api_key: datafusion_customerio::Secret::new(ws.api_key.clone()),
+            rate_limit: 1000.0,
+            retry: RetryPolicy::default(),
+        },
+        env.cio.transport(),
+    )
+    .with_cache("sim_us", ttl)
+}
+
 /// Every page of `client`'s listing of activities, in order (`next` back as `start`), clearing
 /// the cache after the first if asked.
 async fn activity_pages(
@@ -270,16 +285,7 @@ async fn activity_pages(
 async fn a_read_served_from_a_listing_keeps_its_pages() {
     let ws = workspace("cache_pages", "sim_us", Region::Us);
     let env = Env::start(fast_config(vec![ws.clone()])).await;
-    let client = Client::with_transport(
-        ClientConfig {
-            base_url: env.sim.url_for(Region::Us),
-            api_key: datafusion_customerio::Secret::new(ws.api_key.clone()),
-            rate_limit: 1000.0,
-            retry: RetryPolicy::default(),
-        },
-        env.cio.transport(),
-    )
-    .with_cache("sim_us", Duration::from_secs(300));
+    let client = sim_client(&env, &ws, Duration::from_secs(300));
     let stats = RequestStats::default();
     let first = activity_pages(&client, &stats, false).await;
     let sent = env.requests("listActivities");
@@ -301,17 +307,8 @@ async fn identical_requests_in_flight_are_sent_once() {
         ..fast_config(vec![ws.clone()])
     };
     let env = Env::start(config).await;
-    let client = Client::with_transport(
-        ClientConfig {
-            base_url: env.sim.url_for(Region::Us),
-            api_key: datafusion_customerio::Secret::new(ws.api_key.clone()),
-            rate_limit: 1000.0,
-            retry: RetryPolicy::default(),
-        },
-        env.cio.transport(),
-    )
     // Nothing stored: only sharing what is in flight.
-    .with_cache("sim_us", Duration::ZERO);
+    let client = sim_client(&env, &ws, Duration::ZERO);
     let stats = RequestStats::default();
     let (a, b) = tokio::join!(
         client.get::<Value>("/v1/segments", &[], &stats),
