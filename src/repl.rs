@@ -234,8 +234,8 @@ async fn command(shell: &mut Shell, line: &str) -> Flow {
         ("\\cache", []) => {
             let c = shell.cio.cache().stats();
             println!(
-                "{} entries, {} of {} bytes; {} answers served from it or shared, {} fetched",
-                c.entries, c.bytes, c.max_bytes, c.hits, c.misses
+                "{} entries, {} of {} bytes; {} answers served from it or shared, {} fetched; {} export files kept ({} bytes)",
+                c.entries, c.bytes, c.max_bytes, c.hits, c.misses, c.export_files, c.export_bytes
             );
             Ok(())
         }

@@ -610,6 +610,19 @@ async fn export_files_are_kept_for_the_time_to_live_and_read_without_a_request()
     let (exports, _, other) = run("e2").await;
     assert!(exports == 1 && other != rows);
     assert_eq!(files().len(), 2);
+    assert_eq!(cio.cache().stats().export_files, 2);
+    // Cleared (`\cache clear`): the files go; a file put back under a kept name (not one the
+    // cache wrote) is never read.
+    let names = files();
+    cio.cache().clear();
+    assert!(files().is_empty(), "{:?}", files());
+    for name in &names {
+        std::fs::write(dir.join(name), "id,email,cio_id\nplanted,p@x,cio_p\n").unwrap();
+    }
+    assert_eq!(run("e1").await, (1, requests, rows.clone()));
+    for name in &names {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
     // After the time to live: made again.
     sql("SET customerio.cache_ttl = '1s'".into()).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;

@@ -144,7 +144,7 @@ impl CustomerIoCodec {
             partitions: params.partitions,
             task: params.task.map(|t| (t.index, t.count)),
             now: params.clock.now().timestamp_micros(),
-            cache_ttl_ms: Some(if self.cio.cache().is_disabled() {
+            cache_ttl_ms: Some(if params.client.cache().is_disabled() {
                 0
             } else {
                 u64::try_from(params.client.cache_ttl().as_millis()).unwrap_or(u64::MAX)

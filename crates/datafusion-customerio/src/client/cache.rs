@@ -201,6 +201,10 @@ pub struct CacheStats {
     pub hits: u64,
     /// Requests sent because nothing held or in flight answered them.
     pub misses: u64,
+    /// Export files kept on disk (`customerio.export_cache_dir`).
+    pub export_files: usize,
+    /// Their bytes.
+    pub export_bytes: u64,
 }
 
 /// The response cache of one [`crate::CustomerIo`].
@@ -212,20 +216,8 @@ pub struct ResponseCache {
     misses: AtomicU64,
     next_listing: AtomicU64,
     disabled: std::sync::atomic::AtomicBool,
-    /// Export files kept in an export cache directory: removed when the cache is dropped.
-    export_files: Mutex<Vec<std::path::PathBuf>>,
-}
-
-impl Drop for ResponseCache {
-    fn drop(&mut self) {
-        let files = self
-            .export_files
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner());
-        for file in files.drain(..) {
-            let _ = std::fs::remove_file(file);
-        }
-    }
+    /// Export files kept in an export cache directory (removed with the cache).
+    exports: super::kept::KeptExports,
 }
 
 impl Default for ResponseCache {
@@ -244,16 +236,19 @@ impl ResponseCache {
             misses: AtomicU64::new(0),
             next_listing: AtomicU64::new(1),
             disabled: std::sync::atomic::AtomicBool::new(false),
-            export_files: Mutex::default(),
+            exports: super::kept::KeptExports::default(),
         }
     }
 
-    /// Notes an export file kept for this cache: removed with it.
-    pub(crate) fn keep_export_file(&self, path: std::path::PathBuf) {
-        self.export_files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(path);
+    /// The export files kept for this cache.
+    pub(crate) fn exports(&self) -> &super::kept::KeptExports {
+        &self.exports
+    }
+
+    /// Sets the bound of the export files kept on disk (4 GiB by default), removing the oldest
+    /// beyond it.
+    pub fn set_export_max_bytes(&self, max_bytes: u64) {
+        self.exports.set_max_bytes(max_bytes);
     }
 
     /// Stores and serves nothing from now on, whatever bound is set later (`SET
@@ -282,6 +277,7 @@ impl ResponseCache {
 
     /// Entries, bytes and hits.
     pub fn stats(&self) -> CacheStats {
+        let (export_files, export_bytes) = self.exports.stats();
         let s = self.lock();
         CacheStats {
             entries: s.entries.len(),
@@ -289,17 +285,21 @@ impl ResponseCache {
             max_bytes: self.max_bytes.load(Ordering::Relaxed),
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            export_files,
+            export_bytes,
         }
     }
 
-    /// Empties the cache (what is in flight still completes; a read already served from a
-    /// listing keeps its pages).
+    /// Empties the cache, export files kept on disk included (what is in flight still
+    /// completes; a read already served from a listing keeps its pages).
     pub fn clear(&self) {
         let mut s = self.lock();
         s.entries.clear();
         s.order.clear();
         s.listings.clear();
         s.bytes = 0;
+        drop(s);
+        self.exports.clear();
     }
 
     /// The answer held for `key` if a read may start from it, it is younger than `max_age` (the

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod exports;
+mod kept;
 pub mod models;
 pub mod pagination;
 pub mod ratelimit;
@@ -22,6 +23,7 @@ use serde::de::DeserializeOwned;
 use crate::credentials::{Credential, Region, Secret};
 use crate::error::{Error, Result};
 pub use cache::{CacheStats, ResponseCache};
+pub use kept::DEFAULT_EXPORT_CACHE_MAX_BYTES;
 pub use ratelimit::{Pacers, RateLimiter};
 pub use retry::RetryPolicy;
 
@@ -335,9 +337,9 @@ impl Client {
     /// Where the file of the export `body` creates (`kind`: `customers`, `deliveries`) is kept,
     /// if export files are kept: a file in the export cache directory whose name begins with the
     /// returned prefix and ends with the export's id. The prefix is a hash (with this process's
-    /// salt: another process's files are never read) of the credential's name, its key's
-    /// fingerprint, the base URL, the kind and the body; nothing of the key. `None` when no
-    /// directory is set, the time to live is 0 or the cache is off.
+    /// salt) of the credential's name, its key's fingerprint, the base URL, the kind and the
+    /// body; nothing of the key. `None` when no directory is set, the time to live is 0, or the
+    /// cache is off or bounded at 0.
     pub fn export_cache_file(
         &self,
         kind: &str,
@@ -345,9 +347,17 @@ impl Client {
     ) -> Option<(std::path::PathBuf, String)> {
         use std::hash::BuildHasher;
         let dir = self.export_cache_dir.as_ref()?;
-        if self.cache_scope.is_empty() || self.cache_ttl.is_zero() || self.cache.is_disabled() {
+        if self.cache_scope.is_empty()
+            || self.cache_ttl.is_zero()
+            || self.cache.is_disabled()
+            || self.cache.stats().max_bytes == 0
+        {
             return None;
         }
+        // What earlier processes left (their names are salted: nobody reads them any more).
+        self.cache
+            .exports()
+            .sweep(dir, Duration::from_secs(25 * 3600));
         let what = format!(
             "{}\n{:016x}\n{}\nPOST /v1/exports/{kind}\n{body}",
             self.cache_scope,

@@ -493,7 +493,16 @@ impl CustomerIoTable {
             None
         } else {
             let path = std::path::PathBuf::from(dir);
-            std::fs::create_dir_all(&path).map_err(|e| {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            let made = if path.is_dir() {
+                Ok(())
+            } else {
+                builder.create(&path)
+            };
+            made.map_err(|e| {
                 datafusion::error::DataFusionError::Plan(format!(
                     "setting customerio.export_cache_dir: '{dir}' is not a directory that can \
                      be made or used ({e}); give a writable directory, or '' to keep no export \

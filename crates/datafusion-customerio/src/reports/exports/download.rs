@@ -6,13 +6,13 @@
 //! With an export cache directory (`customerio.export_cache_dir`) and a time to live, the
 //! downloaded file is also written there (owner-only, under a name that is a salted hash of the
 //! credential, key fingerprint, base URL and request: [`crate::client::Client::export_cache_file`])
-//! and kept only once the whole file was read and counted; the same export within the time to
-//! live is then read from that file, with no request.
+//! and kept only once the whole file was read and its rows were exactly the export's `total`;
+//! the same export within the time to live (counted from the export's creation) is then read from
+//! that file, with no request. Only files the cache recorded are read (`client::kept`).
 
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_stream::try_stream;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -31,20 +31,16 @@ pub(super) fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Resul
         let (client, stats) = (&shared.request.client, &shared.request.stats);
         let kept = client.export_cache_file(job.kind, &job.body);
         let held = match &kept {
-            Some((dir, prefix)) => held_file(dir, prefix, client.cache_ttl()),
+            Some((_, prefix)) => client.cache().exports().get(prefix, client.cache_ttl()),
             None => None,
         };
-        if let Some((path, id)) = held {
+        if let Some((file, id)) = held {
             stats.cache_hits.add(1);
             client.cache().hit();
             let io = |e: std::io::Error| {
-                Error::Export(format!(
-                    "export {id} ({}): reading its kept file {}: {e}",
-                    job.what,
-                    path.display()
-                ))
+                Error::Export(format!("export {id} ({}): reading its kept file: {e}", job.what))
             };
-            let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+            let mut file = tokio::fs::File::from_std(file);
             let mut decoder = FileDecoder::new(&shared, &job, id, 0);
             let mut chunk = vec![0u8; 64 * 1024];
             loop {
@@ -60,6 +56,7 @@ pub(super) fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Resul
                 yield batch;
             }
         } else {
+            let made = std::time::Instant::now();
             let created = exports::create(client, job.kind, &job.body, stats).await?;
             let id = created.id;
             let done = exports::wait_done(client, id, &job.what, shared.options.timeout, stats).await?;
@@ -107,8 +104,19 @@ pub(super) fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Resul
                                     job.what
                                 )))?;
                             }
-                        if let (Some(t), Some((dir, prefix))) = (tee.take(), &kept) {
-                            t.commit(&dir.join(format!("{prefix}{id}.export")), client.cache());
+                        // Kept only when the file holds exactly the rows Customer.io counted (a
+                        // file without a count, or with more rows, serves nobody later).
+                        if let (Some(t), Some((dir, prefix)), Some(total)) = (tee.take(), &kept, total)
+                            && rows == total
+                        {
+                            let path = dir.join(format!("{prefix}{id}.export"));
+                            let kept_path = path.clone();
+                            let done = tokio::task::spawn_blocking(move || t.commit(&kept_path))
+                                .await
+                                .unwrap_or(false);
+                            if done {
+                                client.cache().exports().keep(prefix, path, id, made, client.cache_ttl());
+                            }
                         }
                         break;
                     }
@@ -121,41 +129,13 @@ pub(super) fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Resul
     .boxed()
 }
 
-/// The file kept in `dir` for the export whose names begin with `prefix`, and its export id, if
-/// it is younger than `ttl`; older ones are removed.
-fn held_file(dir: &Path, prefix: &str, ttl: Duration) -> Option<(PathBuf, i64)> {
-    let mut found = None;
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let name = entry.file_name();
-        let Some(id) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(prefix))
-            .and_then(|rest| rest.strip_suffix(".export"))
-            .and_then(|id| id.parse::<i64>().ok())
-        else {
-            continue;
-        };
-        let age = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok());
-        match age {
-            Some(age) if age < ttl && found.is_none() => found = Some((entry.path(), id)),
-            _ => {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    found
-}
-
 /// The downloaded file, written beside the read to a partial file (owner-only) and kept under
 /// its name only once whole ([`Tee::commit`]); a partial file is removed when dropped. A failure
 /// to write stops keeping the file (the query goes on: keeping it is an optimisation).
 struct Tee {
     partial: PathBuf,
     file: Option<std::fs::File>,
+    written: u64,
 }
 
 impl Tee {
@@ -169,6 +149,7 @@ impl Tee {
             Ok(file) => Some(Tee {
                 partial,
                 file: Some(file),
+                written: 0,
             }),
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot keep an export file");
@@ -183,6 +164,7 @@ impl Tee {
             .file
             .as_mut()
             .is_some_and(|f| f.write_all(bytes).is_ok());
+        self.written += bytes.len() as u64;
         if !ok {
             tracing::warn!(file = %self.partial.display(), "cannot write a kept export file");
         }
@@ -191,21 +173,21 @@ impl Tee {
 
     /// Starts the file again (a download opened again reads from its first byte).
     fn restart(&mut self) -> bool {
+        self.written = 0;
         self.file
             .as_mut()
             .is_some_and(|f| f.set_len(0).is_ok() && f.rewind().is_ok())
     }
 
-    /// Keeps the whole file as `path`, removed when `cache` is dropped.
-    fn commit(mut self, path: &Path, cache: &crate::client::ResponseCache) {
-        let Some(file) = self.file.take() else {
-            return;
+    /// Puts the whole file at `path`: true if every byte written is there (a full disk can
+    /// fail a write only when it is flushed, so the length is checked) and the rename was made.
+    fn commit(mut self, path: &Path) -> bool {
+        let Some(mut file) = self.file.take() else {
+            return false;
         };
-        let synced = file.sync_data().is_ok();
+        let whole = file.flush().is_ok() && file.metadata().is_ok_and(|m| m.len() == self.written);
         drop(file);
-        if synced && std::fs::rename(&self.partial, path).is_ok() {
-            cache.keep_export_file(path.to_path_buf());
-        }
+        whole && std::fs::rename(&self.partial, path).is_ok()
     }
 }
 

@@ -47,7 +47,12 @@ pub(super) fn server_now(
     }
     let after = shared.request.clock.now().max(before);
     // An answer from the response cache is up to its time to live old: its `Date` too.
-    let held = chrono::Duration::from_std(shared.request.client.cache_ttl()).unwrap_or_default();
+    let client = &shared.request.client;
+    let held = if client.cache().is_disabled() {
+        chrono::Duration::zero()
+    } else {
+        chrono::Duration::from_std(client.cache_ttl()).unwrap_or_default()
+    };
     let far =
         date < before - SERVER_CLOCK_TOLERANCE - held || date > after + SERVER_CLOCK_TOLERANCE;
     // One warning a scan: every item's answer would say the same.
