@@ -275,6 +275,11 @@ impl ResponseCache {
         self.lock().evict(max_bytes);
     }
 
+    /// The bound.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes.load(Ordering::Relaxed)
+    }
+
     /// Entries, bytes and hits.
     pub fn stats(&self) -> CacheStats {
         let (export_files, export_bytes) = self.exports.stats();

@@ -17,16 +17,17 @@ use std::time::{Duration, Instant};
 /// The default bound of the files kept: 4 GiB.
 pub const DEFAULT_EXPORT_CACHE_MAX_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
-/// A file's identity on disk (device, inode): what was written is what is read.
+/// A file's identity on disk (device, inode, length): what was written is what is read.
 #[cfg(unix)]
-fn identity(m: &std::fs::Metadata) -> (u64, u64) {
+pub(crate) fn identity(m: &std::fs::Metadata) -> (u64, u64, u64) {
     use std::os::unix::fs::MetadataExt;
-    (m.dev(), m.ino())
+    (m.dev(), m.ino(), m.len())
 }
 
+/// (Elsewhere the length alone: no inode to compare.)
 #[cfg(not(unix))]
-fn identity(m: &std::fs::Metadata) -> (u64, u64) {
-    (m.len(), 0)
+pub(crate) fn identity(m: &std::fs::Metadata) -> (u64, u64, u64) {
+    (0, 0, m.len())
 }
 
 #[derive(Debug)]
@@ -36,7 +37,7 @@ struct Kept {
     made: Instant,
     expires: Instant,
     size: u64,
-    identity: (u64, u64),
+    identity: (u64, u64, u64),
 }
 
 #[derive(Debug)]
@@ -68,14 +69,22 @@ impl Default for KeptExports {
 }
 
 impl State {
-    fn remove(&mut self, prefix: &str) {
-        if let Some(k) = self.files.remove(prefix) {
-            self.bytes -= k.size;
-            let _ = std::fs::remove_file(&k.path);
-        }
+    /// Forgets the file of `prefix`: its path, to remove once the lock is released.
+    fn remove(&mut self, prefix: &str) -> Option<PathBuf> {
+        let k = self.files.remove(prefix)?;
+        self.bytes -= k.size;
+        Some(k.path)
     }
 
-    fn evict(&mut self) {
+    /// Forgets the expired files and the oldest beyond the bound: their paths.
+    fn evict(&mut self, now: Instant) -> Vec<PathBuf> {
+        let expired: Vec<String> = self
+            .files
+            .iter()
+            .filter(|(_, k)| k.expires <= now)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let mut gone: Vec<PathBuf> = expired.iter().filter_map(|p| self.remove(p)).collect();
         while self.bytes > self.max_bytes {
             let Some(oldest) = self
                 .files
@@ -85,8 +94,16 @@ impl State {
             else {
                 break;
             };
-            self.remove(&oldest);
+            gone.extend(self.remove(&oldest));
         }
+        gone
+    }
+}
+
+/// Removes `paths` (called with no lock held: removing a large file can take a while).
+fn delete(paths: impl IntoIterator<Item = PathBuf>) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -97,9 +114,12 @@ impl KeptExports {
 
     /// Sets the bound, removing the oldest files beyond it.
     pub(crate) fn set_max_bytes(&self, max_bytes: u64) {
-        let mut s = self.lock();
-        s.max_bytes = max_bytes;
-        s.evict();
+        let gone = {
+            let mut s = self.lock();
+            s.max_bytes = max_bytes;
+            s.evict(Instant::now())
+        };
+        delete(gone);
     }
 
     /// Files and bytes kept.
@@ -112,61 +132,91 @@ impl KeptExports {
     /// made less than `max_age` ago (the reader's time to live), has not expired, and is still
     /// the file written. Anything else is a miss (an expired or replaced file is removed).
     pub(crate) fn get(&self, prefix: &str, max_age: Duration) -> Option<(std::fs::File, i64)> {
-        let mut s = self.lock();
         let now = Instant::now();
-        let k = s.files.get(prefix)?;
-        if k.expires <= now {
-            s.remove(prefix);
-            return None;
-        }
-        if now.duration_since(k.made) >= max_age {
-            return None;
-        }
-        let opened = std::fs::File::open(&k.path)
+        let (path, id, expected) = {
+            let mut s = self.lock();
+            let gone = s.evict(now);
+            let found = s
+                .files
+                .get(prefix)
+                .filter(|k| now.duration_since(k.made) < max_age)
+                .map(|k| (k.path.clone(), k.id, k.identity));
+            drop(s);
+            delete(gone);
+            found?
+        };
+        // Opened, then checked on the open file: a file replaced after this is not the one read.
+        let opened = std::fs::File::open(&path)
             .and_then(|f| f.metadata().map(|m| (f, m)))
             .ok()
-            .filter(|(_, m)| identity(m) == k.identity && m.len() == k.size);
+            .filter(|(_, m)| identity(m) == expected);
         match opened {
-            Some((file, _)) => Some((file, k.id)),
+            Some((file, _)) => Some((file, id)),
             None => {
-                s.remove(prefix);
+                let mut s = self.lock();
+                let gone = match s.files.get(prefix) {
+                    Some(k) if k.identity == expected => s.remove(prefix),
+                    _ => None,
+                };
+                drop(s);
+                delete(gone);
                 None
             }
         }
     }
 
-    /// Records `path`, the whole file of export `id` (named by `prefix`), made (created at
-    /// Customer.io) at `made`, for `ttl`; it replaces the file of the same export, and the oldest
-    /// files go beyond the bound (this one too, if it alone is larger).
-    pub(crate) fn keep(&self, prefix: &str, path: PathBuf, id: i64, made: Instant, ttl: Duration) {
-        let Ok(m) = std::fs::symlink_metadata(&path) else {
-            return;
+    /// Records `path`, the whole file of export `id` (named by `prefix`) whose identity on disk
+    /// is `written`, made (created at Customer.io) at `made`, for `ttl`; it replaces the file of
+    /// the same export; expired files and the oldest beyond the bound go. A file larger than the
+    /// bound alone is removed at once.
+    pub(crate) fn keep(
+        &self,
+        prefix: &str,
+        path: PathBuf,
+        written: (u64, u64, u64),
+        id: i64,
+        made: Instant,
+        ttl: Duration,
+    ) {
+        let size = written.2;
+        let gone = {
+            let mut s = self.lock();
+            if size > s.max_bytes {
+                drop(s);
+                delete([path]);
+                return;
+            }
+            let mut gone: Vec<PathBuf> = s
+                .remove(prefix)
+                .into_iter()
+                .filter(|p| *p != path)
+                .collect();
+            s.files.insert(
+                prefix.to_string(),
+                Kept {
+                    path,
+                    id,
+                    made,
+                    expires: made + ttl,
+                    size,
+                    identity: written,
+                },
+            );
+            s.bytes += size;
+            gone.extend(s.evict(Instant::now()));
+            gone
         };
-        let mut s = self.lock();
-        s.remove(prefix);
-        let size = m.len();
-        s.files.insert(
-            prefix.to_string(),
-            Kept {
-                path,
-                id,
-                made,
-                expires: made + ttl,
-                size,
-                identity: identity(&m),
-            },
-        );
-        s.bytes += size;
-        s.evict();
+        delete(gone);
     }
 
     /// Removes every file kept.
     pub(crate) fn clear(&self) {
-        let mut s = self.lock();
-        let prefixes: Vec<String> = s.files.keys().cloned().collect();
-        for p in prefixes {
-            s.remove(&p);
-        }
+        let gone: Vec<PathBuf> = {
+            let mut s = self.lock();
+            let prefixes: Vec<String> = s.files.keys().cloned().collect();
+            prefixes.iter().filter_map(|p| s.remove(p)).collect()
+        };
+        delete(gone);
     }
 
     /// The first time `dir` is used: removes the export files (whole or partial) earlier
@@ -218,11 +268,19 @@ mod tests {
             std::fs::write(&p, vec![b'x'; n]).unwrap();
             p
         };
+        let id_of = |p: &PathBuf| identity(&std::fs::metadata(p).unwrap());
         // A file in the directory that was never recorded is not served.
         write("cio-export-aa-1.export", 10);
         assert!(k.get("cio-export-aa-", ttl).is_none());
         let a = write("a", 10);
-        k.keep("cio-export-aa-", a.clone(), 1, Instant::now(), ttl);
+        k.keep(
+            "cio-export-aa-",
+            a.clone(),
+            id_of(&a),
+            1,
+            Instant::now(),
+            ttl,
+        );
         assert_eq!(k.get("cio-export-aa-", ttl).map(|(_, id)| id), Some(1));
         // Older than the reader's own time to live: not served to it.
         assert!(k.get("cio-export-aa-", Duration::ZERO).is_none());
@@ -238,20 +296,58 @@ mod tests {
         let c = write("c", 10);
         let d = write("d", 10);
         let t = Instant::now();
-        k.keep("b-", b.clone(), 2, t, ttl);
-        k.keep("c-", c.clone(), 3, t + Duration::from_millis(1), ttl);
-        k.keep("d-", d.clone(), 4, t + Duration::from_millis(2), ttl);
+        k.keep("b-", b.clone(), id_of(&b), 2, t, ttl);
+        k.keep(
+            "c-",
+            c.clone(),
+            id_of(&c),
+            3,
+            t + Duration::from_millis(1),
+            ttl,
+        );
+        k.keep(
+            "d-",
+            d.clone(),
+            id_of(&d),
+            4,
+            t + Duration::from_millis(2),
+            ttl,
+        );
         assert!(!b.exists() && c.exists() && d.exists());
         assert_eq!(k.stats(), (2, 20));
-        // Expired: removed.
+        // Expired: removed, also when another file is kept.
         let e = write("e", 1);
-        k.keep("e-", e.clone(), 5, Instant::now() - ttl, ttl);
-        assert!(k.get("e-", ttl).is_none() && !e.exists());
+        k.keep(
+            "e-",
+            e.clone(),
+            id_of(&e),
+            5,
+            Instant::now(),
+            Duration::ZERO,
+        );
+        assert!(!e.exists());
+        let e2 = write("e2", 1);
+        k.keep(
+            "e2-",
+            e2.clone(),
+            id_of(&e2),
+            7,
+            Instant::now(),
+            Duration::from_millis(1),
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        let g = write("g", 1);
+        k.keep("g-", g.clone(), id_of(&g), 8, Instant::now(), ttl);
+        assert!(!e2.exists() && g.exists());
+        // Larger than the bound alone: removed at once.
+        let big = write("big", 30);
+        k.keep("big-", big.clone(), id_of(&big), 9, Instant::now(), ttl);
+        assert!(!big.exists() && c.exists() && d.exists());
         // Cleared, and dropped: the files go.
         k.clear();
-        assert!(!c.exists() && !d.exists());
+        assert!(!c.exists() && !d.exists() && !g.exists());
         let f = write("f", 1);
-        k.keep("f-", f.clone(), 6, Instant::now(), ttl);
+        k.keep("f-", f.clone(), id_of(&f), 6, Instant::now(), ttl);
         drop(k);
         assert!(!f.exists());
         let _ = std::fs::remove_dir_all(&dir);

@@ -24,6 +24,7 @@ use crate::credentials::{Credential, Region, Secret};
 use crate::error::{Error, Result};
 pub use cache::{CacheStats, ResponseCache};
 pub use kept::DEFAULT_EXPORT_CACHE_MAX_BYTES;
+pub(crate) use kept::identity as kept_identity;
 pub use ratelimit::{Pacers, RateLimiter};
 pub use retry::RetryPolicy;
 
@@ -350,7 +351,7 @@ impl Client {
         if self.cache_scope.is_empty()
             || self.cache_ttl.is_zero()
             || self.cache.is_disabled()
-            || self.cache.stats().max_bytes == 0
+            || self.cache.max_bytes() == 0
         {
             return None;
         }

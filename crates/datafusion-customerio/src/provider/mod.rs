@@ -484,7 +484,7 @@ impl CustomerIoTable {
                      (256 MiB)"
                 ))
             })?;
-            if self.client.cache().stats().max_bytes != bytes {
+            if self.client.cache().max_bytes() != bytes {
                 self.client.cache().set_max_bytes(bytes);
             }
         }

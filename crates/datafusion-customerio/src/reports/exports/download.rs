@@ -109,14 +109,16 @@ pub(super) fn run_job(shared: Arc<Shared>, job: Job) -> BoxStream<'static, Resul
                         if let (Some(t), Some((dir, prefix)), Some(total)) = (tee.take(), &kept, total)
                             && rows == total
                         {
+                            // On a blocking thread, and recorded there: a query cancelled meanwhile
+                            // leaves no file the cache does not know.
                             let path = dir.join(format!("{prefix}{id}.export"));
-                            let kept_path = path.clone();
-                            let done = tokio::task::spawn_blocking(move || t.commit(&kept_path))
-                                .await
-                                .unwrap_or(false);
-                            if done {
-                                client.cache().exports().keep(prefix, path, id, made, client.cache_ttl());
-                            }
+                            let (cache, prefix, ttl) = (client.cache().clone(), prefix.clone(), client.cache_ttl());
+                            let _ = tokio::task::spawn_blocking(move || {
+                                if let Some(written) = t.commit(&path) {
+                                    cache.exports().keep(&prefix, path, written, id, made, ttl);
+                                }
+                            })
+                            .await;
                         }
                         break;
                     }
@@ -179,15 +181,20 @@ impl Tee {
             .is_some_and(|f| f.set_len(0).is_ok() && f.rewind().is_ok())
     }
 
-    /// Puts the whole file at `path`: true if every byte written is there (a full disk can
-    /// fail a write only when it is flushed, so the length is checked) and the rename was made.
-    fn commit(mut self, path: &Path) -> bool {
-        let Some(mut file) = self.file.take() else {
-            return false;
-        };
-        let whole = file.flush().is_ok() && file.metadata().is_ok_and(|m| m.len() == self.written);
+    /// Puts the whole file at `path`: its identity on disk if every byte written reached it
+    /// (synced, so that a deferred write error shows here, and its length checked) and the
+    /// rename was made.
+    fn commit(mut self, path: &Path) -> Option<(u64, u64, u64)> {
+        let file = self.file.take()?;
+        let written = file
+            .sync_data()
+            .and_then(|()| file.metadata())
+            .ok()
+            .filter(|m| m.len() == self.written)
+            .map(|m| crate::client::kept_identity(&m))?;
         drop(file);
-        whole && std::fs::rename(&self.partial, path).is_ok()
+        std::fs::rename(&self.partial, path).ok()?;
+        Some(written)
     }
 }
 
