@@ -228,8 +228,6 @@ pub struct Client {
     cache_ttl: Duration,
     /// Query parameters whose value in cache keys is another ([`Client::with_cache_key_value`]).
     cache_values: Vec<(&'static str, String)>,
-    /// Whether `start` is a window bound rather than a page cursor ([`Client::start_is_a_bound`]).
-    start_is_a_bound: bool,
     /// The paginated listing this client reads ([`Client::listing`]).
     listing: Option<Arc<Mutex<ListingRead>>>,
     /// Where export files are kept for the time to live ([`Client::with_export_cache_dir`]).
@@ -322,7 +320,6 @@ impl Client {
             cache_scope: Arc::from(""),
             cache_ttl: Duration::ZERO,
             cache_values: Vec::new(),
-            start_is_a_bound: false,
             listing: None,
             export_cache_dir: None,
         }
@@ -454,13 +451,6 @@ impl Client {
                 answer
             })),
         }
-    }
-
-    /// This client with `start` read as a window bound, not a page cursor: its answers are not
-    /// pages (version-2 campaign metrics, whose `start` is the first bucket).
-    pub fn start_is_a_bound(mut self) -> Self {
-        self.start_is_a_bound = true;
-        self
     }
 
     /// This client with `value` in place of query parameter `param`'s value in its cache keys:
@@ -680,8 +670,6 @@ impl Client {
             self.cache.hit();
             return decode_shared(&answer);
         }
-        // A cursor or offset in the query, or a `next` in the answer: one page of several.
-        let cursor = |k: &str| k == "offset" || (k == "start" && !self.start_is_a_bound);
         let cell = self.cache.inflight(&key);
         let _in_flight = self.cache.guard(&key, &cell);
         // An identical request may have been answered, held and gone between the lookup and now.
@@ -699,20 +687,18 @@ impl Client {
                     .fetch(method.clone(), path, query, body, stats, &decode)
                     .await?;
                 let mut answer = cache::Answer::new(bytes, dated.server_date);
-                if role == Role::First && is_paged(query, &answer.body, cursor) {
-                    answer.listing = self.cache.new_listing();
-                }
+                // A first page starts a listing (served to new reads once read to its end, a
+                // single page included); pages are only read through listings, the paginators'
+                // clients ([`Client::listing`]), so anything else is an answer on its own.
                 // Held before the readers sharing it see it: one of them may go on to the
                 // listing's next page, or end it, at once.
                 match role {
                     Role::Next(id) => self.cache.put_page(&key, answer.clone(), id),
-                    Role::First => self.cache.put(&key, answer.clone(), self.cache_ttl),
-                    // A page read outside a listing is not kept: a later read could take it from
-                    // the cache and the next page from the API, minutes apart.
-                    Role::Single if !is_paged(query, &answer.body, cursor) => {
+                    Role::First => {
+                        answer.listing = self.cache.new_listing();
                         self.cache.put(&key, answer.clone(), self.cache_ttl)
                     }
-                    Role::Single => {}
+                    Role::Single => self.cache.put(&key, answer.clone(), self.cache_ttl),
                 }
                 own = Some(dated);
                 Ok::<_, Error>(answer)
@@ -931,30 +917,6 @@ fn key_fingerprint(key: &Secret) -> u64 {
     SALT.hash_one(key.expose())
 }
 
-/// Whether a request or its answer is one page of several: a paging parameter (`cursor`:
-/// `start`, `offset`), or an answer holding a non-empty `next` (a text search: a nested `next` field
-/// also counts, which only keeps an answer out of the cache).
-fn is_paged(query: &[(&str, String)], body: &[u8], cursor: impl Fn(&str) -> bool) -> bool {
-    if query.iter().any(|(k, _)| cursor(k)) {
-        return true;
-    }
-    let mut rest = body;
-    while let Some(i) = rest.windows(6).position(|w| w == b"\"next\"") {
-        rest = &rest[i + 6..];
-        let after: Vec<u8> = rest
-            .iter()
-            .copied()
-            .skip_while(|c| c.is_ascii_whitespace() || *c == b':')
-            .take(2)
-            .collect();
-        match after.as_slice() {
-            [b'"', b'"'] | [b'n', ..] | [] => {}
-            _ => return true,
-        }
-    }
-    false
-}
-
 /// An HTTP `Date` header value (RFC 7231 §7.1.1.1): the preferred IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), or either obsolete form a recipient must also accept
 /// (RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6 08:49:37 1994`). `None` for
@@ -1145,14 +1107,6 @@ mod tests {
                 None
             )
         );
-        // Pages are recognised.
-        let cursor = |k: &str| k == "start";
-        assert!(is_paged(&[("start", "x".into())], b"{}", cursor));
-        assert!(!is_paged(&[("start", "x".into())], b"{}", |_: &str| false));
-        assert!(is_paged(&[], br#"{"items":[],"next":"MDox"}"#, cursor));
-        assert!(!is_paged(&[], br#"{"items":[],"next":""}"#, cursor));
-        assert!(!is_paged(&[], br#"{"items":[],"next": null}"#, cursor));
-        assert!(!is_paged(&[], br#"{"items":[]}"#, cursor));
     }
 
     #[test]

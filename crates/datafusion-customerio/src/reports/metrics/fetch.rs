@@ -291,7 +291,6 @@ async fn fetch_metrics(
             client
                 .clone()
                 .with_cache_key_value("end", current.to_string())
-                .start_is_a_bound()
         }
         MetricsApi::V1 => client.clone(),
     };
