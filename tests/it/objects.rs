@@ -1109,6 +1109,41 @@ async fn an_answer_of_another_shape_fails_naming_the_operation_and_the_field() {
         .await
         .unwrap();
     assert_eq!(rows(&got), vec![vec!["mine".to_string()]]);
+    // One without the field, or with `null` (the 2026 item allows it): the person's row, read
+    // as the person's; one whose field is of another shape: an error naming the operation.
+    script(
+        &env,
+        "getPersonMessages",
+        &json!({"messages": [
+            {"id": "absent", "created": 1},
+            {"id": "null", "created": 1, "customer_id": null}
+        ], "next": ""}),
+    );
+    let got = env
+        .sql("SELECT id, customer_id FROM m WHERE customer_id = '7' ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&got),
+        vec![
+            vec!["absent".to_string(), "7".to_string()],
+            vec!["null".to_string(), "7".to_string()]
+        ]
+    );
+    script(
+        &env,
+        "getPersonMessages",
+        &json!({"messages": [{"id": "odd", "created": 1, "customer_id": {"id": 7}}], "next": ""}),
+    );
+    let err = env
+        .sql("SELECT id FROM m WHERE customer_id = '7'")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("getPersonMessages") && err.contains("customer_id"),
+        "{err}"
+    );
     // A listing documented without paging that pages after all: an error, not lost rows.
     script(
         &env,

@@ -432,6 +432,66 @@ pub(crate) async fn listing(
     Ok(pages.into_iter().flatten().collect())
 }
 
+/// The items of a routed or filtered answer held to the value `column` was asked for: an item
+/// holding another value is left out (the endpoint did not filter: the filter is applied here),
+/// an item without the field (absent or `null`) is given the value (the endpoint answered for
+/// it), and a field of another shape fails naming the operation and the field.
+fn held_to(call: &Call, column: &Column, value: &str, items: Vec<Value>) -> Result<Vec<Value>> {
+    let bad = |detail: String| Error::Malformed {
+        endpoint: call.name(),
+        detail,
+    };
+    let mut kept = Vec::with_capacity(items.len());
+    for mut item in items {
+        let same = match convert::lookup(column, &item).map_err(|e| bad(e.to_string()))? {
+            Some(Value::String(s)) => s == value,
+            Some(Value::Number(n)) => n.to_string() == value,
+            None | Some(Value::Null) => {
+                let filled = match column.kind {
+                    Kind::Int | Kind::IntId => value.parse::<i64>().map(Value::from).ok(),
+                    _ => Some(Value::String(value.to_string())),
+                };
+                let slot = match column.source {
+                    Source::Field([path, ..]) => path.iter().try_fold(&mut item, |v, key| {
+                        v.as_object_mut()
+                            .map(|o| o.entry(*key).or_insert(Value::Null))
+                    }),
+                    _ => item
+                        .as_object_mut()
+                        .map(|o| o.entry(column.name).or_insert(Value::Null)),
+                };
+                match (slot, filled) {
+                    (Some(slot), Some(v)) => {
+                        *slot = v;
+                        true
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "an item has no `{}`, and '{value}' cannot stand in it",
+                            column.name
+                        )));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(bad(format!(
+                    "`{}` is {other}, expected the {} asked for ('{value}')",
+                    column.name,
+                    if matches!(column.kind, Kind::Int | Kind::IntId) {
+                        "integer"
+                    } else {
+                        "string"
+                    }
+                )));
+            }
+        };
+        if same {
+            kept.push(item);
+        }
+    }
+    Ok(kept)
+}
+
 /// The items of every page of `call`, page by page.
 fn pages(
     client: Client,
@@ -514,16 +574,7 @@ impl Reader {
                     };
                     let (mut items, next) = split_page(&call, body)?;
                     if let Some((column, value)) = &call.check {
-                        items.retain(|item| {
-                            convert::lookup(column, item)
-                                .ok()
-                                .flatten()
-                                .is_some_and(|v| match v {
-                                    Value::String(s) => s == value,
-                                    Value::Number(n) => n.to_string() == *value,
-                                    _ => false,
-                                })
-                        });
+                        items = held_to(&call, column, value, items)?;
                     }
                     if let Paging::Offset { .. } = call.endpoint.paging {
                         // Until an empty page: a server capping `limit` lower than asked would
