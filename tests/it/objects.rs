@@ -1493,6 +1493,21 @@ async fn journey_metrics_equal_the_apis_series() {
         .unwrap();
     assert_eq!(i64_column(&one, 0)[0], Some(4));
     assert_eq!(env.total_requests() - before, 2);
+    // An answer without one of its series: an error naming it, not a column of NULLs.
+    script(
+        &env,
+        "campaignJourneyMetrics",
+        &json!({"journey_metric": {"started": [1, 2, 3, 4]}}),
+    );
+    let err = env
+        .sql("SELECT * FROM j WHERE campaign_id = 2")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("campaignJourneyMetrics") && err.contains("journey_metric."),
+        "{err}"
+    );
 }
 
 /// The README's table of reports names every report with its API calls.
@@ -1570,6 +1585,21 @@ async fn segment_counts_are_opt_in_columns_read_only_when_selected() {
     assert!(
         used > 0,
         "no segment is used by anything; the comparison proves little"
+    );
+    // An answer without one of the three lists: an error naming it, not "used by none".
+    script(
+        &env,
+        "getSegmentDependencies",
+        &json!({"segment_id": 1, "used_by": {"campaigns": [], "sent_newsletters": []}}),
+    );
+    let err = env
+        .sql("SELECT used_by_draft_newsletters FROM c WHERE id = 1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("getSegmentDependencies") && err.contains("used_by.draft_newsletters"),
+        "{err}"
     );
 }
 

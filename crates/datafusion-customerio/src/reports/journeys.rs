@@ -176,7 +176,11 @@ fn read_series(path: &str, body: &Value, n: usize) -> Result<Vec<Vec<Option<i64>
     JOURNEY_SERIES
         .iter()
         .map(|key| match metric.get(*key) {
-            None | Some(Value::Null) => Ok(vec![None; n]),
+            // The contract types every series as an array: a missing one is another shape, not
+            // a column of NULLs.
+            None => Err(malformed(format!(
+                "the answer has no `journey_metric.{key}`"
+            ))),
             Some(Value::Array(values)) => {
                 if values.len() != n {
                     return Err(malformed(format!(

@@ -147,8 +147,14 @@ async fn counts(
                     });
                 }
                 c.used_by[i] = match body.pointer(&format!("/used_by/{key}")) {
-                    // An empty list may be left out or null.
-                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    // The contract types all three as arrays: a missing one is not "used by
+                    // none", it is an answer of another shape.
+                    None => {
+                        return Err(crate::error::Error::Malformed {
+                            endpoint: format!("GET {path} (getSegmentDependencies)"),
+                            detail: format!("the answer has no `used_by.{key}`"),
+                        });
+                    }
                     Some(serde_json::Value::Array(ids)) => ids
                         .iter()
                         .map(|v| v.as_i64())
