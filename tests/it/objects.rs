@@ -1493,6 +1493,15 @@ async fn journey_metrics_equal_the_apis_series() {
         .unwrap();
     assert_eq!(i64_column(&one, 0)[0], Some(4));
     assert_eq!(env.total_requests() - before, 2);
+    // With the cache on, a second read 30 s later (its `end`, now, moved within the current
+    // bucket) asks nothing.
+    env.sql("SET customerio.cache_ttl = '5m'").await.unwrap();
+    let first = rows(&env.sql("SELECT * FROM j ORDER BY 1, 2").await.unwrap());
+    env.clock.advance(chrono::Duration::seconds(30));
+    let before = env.total_requests();
+    let again = rows(&env.sql("SELECT * FROM j ORDER BY 1, 2").await.unwrap());
+    assert_eq!((env.total_requests() - before, again), (0, first));
+    env.sql("SET customerio.cache_ttl = '0'").await.unwrap();
     // An answer without one of its series: an error naming it, not a column of NULLs.
     script(
         &env,

@@ -113,9 +113,14 @@ impl Period {
 
     /// The starts of the `steps + 1` version-1 buckets that end with the one holding `now`.
     pub fn v1_buckets(self, steps: u32, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-        let current = self.floor(now, EASTERN);
+        self.buckets(steps, now, EASTERN)
+    }
+
+    /// The starts of `steps + 1` buckets of this period in zone `tz`, the last holding `now`.
+    pub fn buckets(self, steps: u32, now: DateTime<Utc>, tz: Tz) -> Vec<DateTime<Utc>> {
+        let current = self.floor(now, tz);
         (0..=steps as i64)
-            .map(|i| self.add(current, i - steps as i64, EASTERN))
+            .map(|i| self.add(current, i - steps as i64, tz))
             .collect()
     }
 }

@@ -78,12 +78,9 @@ impl JourneyReport {
 
     /// The bucket starts at `now`: `steps + 1` buckets in UTC, the last holding `now`.
     fn buckets(&self, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-        let p = self.options.period;
-        let current = p.floor(now, Tz::UTC);
-        let steps = self.options.steps as i64;
-        (0..=steps)
-            .map(|i| p.add(current, i - steps, Tz::UTC))
-            .collect()
+        self.options
+            .period
+            .buckets(self.options.steps, now, Tz::UTC)
     }
 }
 
@@ -108,7 +105,14 @@ impl ReportReader for JourneyReport {
         let buckets = Arc::new(self.buckets(now));
         let period = self.options.period;
         let workspace: Arc<str> = self.workspace.as_str().into();
-        let client = request.client.clone();
+        // `end` is now, inside the current bucket: every `end` in it asks for the same buckets,
+        // so the cache key holds the current bucket's start in its place (as version-2 metrics).
+        let current = buckets[buckets.len() - 1];
+        let end = super::metrics::v2_end(current, now);
+        let client = request
+            .client
+            .clone()
+            .with_cache_key_value("end", current.timestamp().to_string());
         let stats = request.stats.clone();
         let wanted: Option<Vec<i64>> = request.pushed.as_ref().map(|p| p.i64_values());
         let projection = Arc::new(request.projection.clone());
@@ -136,13 +140,7 @@ impl ReportReader for JourneyReport {
                     let path = format!("/v1/campaigns/{id}/journey_metrics");
                     let query = vec![
                         ("start", buckets[0].timestamp().to_string()),
-                        // Inside the current bucket: a second past its start at the least.
-                        (
-                            "end",
-                            now.timestamp()
-                                .max(buckets[buckets.len() - 1].timestamp() + 1)
-                                .to_string(),
-                        ),
+                        ("end", end.to_string()),
                         ("resolution", period.as_str().to_string()),
                     ];
                     let body: Value = client.get(&path, &query, &stats).await?;
