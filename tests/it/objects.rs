@@ -1787,3 +1787,46 @@ async fn deleted_activities_come_from_the_listing() {
     assert_eq!(i64_column(&got, 0)[0], Some(want as i64));
     assert_eq!(env.requests("getPersonActivities"), before);
 }
+
+/// Every operation that takes a person's id reads `id_type` as `getPersonAttributes` does:
+/// `cio_id` values carry their `cio_` prefix, and `email` or `phone`, not enabled as identifiers
+/// in the simulated workspaces, are refused (400), not looked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn person_operations_read_id_type_alike() {
+    let ws = workspace("objects_id_type", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    let person = env.api(&ws, "/v1/customers/1/attributes").await;
+    let cio = person["customer"]["identifiers"]["cio_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let email = person["customer"]["identifiers"]["email"]
+        .as_str()
+        .unwrap_or("a@b.c")
+        .to_string();
+    let status = |path: String| {
+        let (env, ws) = (&env, &ws);
+        async move {
+            reqwest::Client::new()
+                .get(format!("{}{path}", env.sim.url_for(ws.region)))
+                .bearer_auth(&ws.api_key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for op in ["messages", "activities", "segments", "relationships"] {
+        for (id, id_type, want) in [
+            ("1", "id", 200),
+            (&*format!("cio_{cio}"), "cio_id", 200),
+            (&*cio, "cio_id", 404),
+            (&*email, "email", 400),
+            ("+15555550100", "phone", 400),
+        ] {
+            let got = status(format!("/v1/customers/{id}/{op}?id_type={id_type}")).await;
+            assert_eq!(got, want, "{op} {id_type} {id}");
+        }
+    }
+}

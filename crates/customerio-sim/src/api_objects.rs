@@ -38,17 +38,9 @@ fn page_limit(params: &Params, default: i64, max: i64) -> ApiResult<u64> {
     Ok(limit.min(max) as u64)
 }
 
-/// The person a path or `customer_id` names, by `id_type` (`id` by default, `email`, `cio_id`).
+/// The person a path or `customer_id` names, by `id_type`: as every person operation reads it.
 fn person(ws: &Workspace, id: &str, params: &Params) -> ApiResult<u64> {
-    let id_type = params
-        .one_of("id_type", &["id", "email", "cio_id"])?
-        .unwrap_or_else(|| "id".into());
-    let found = match id_type.as_str() {
-        "email" => ws.people.by_email(id),
-        "cio_id" => ws.people.by_cio_id(id.strip_prefix("cio_").unwrap_or(id)),
-        _ => ws.people.by_id(id),
-    };
-    found.ok_or_else(|| ApiError::not_found(format!("customer {id} not found")))
+    crate::api_people::resolve_person(ws, id, params)
 }
 
 // ---- deliveries -------------------------------------------------------------------------------
