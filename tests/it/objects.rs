@@ -1830,3 +1830,34 @@ async fn person_operations_read_id_type_alike() {
         }
     }
 }
+
+/// Parameters the contract declares but the simulator does not model are refused by name, not
+/// answered as if absent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsimulated_parameters_are_refused_by_name() {
+    let ws = workspace("objects_unsimulated", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    for (path, param) in [
+        ("/v1/messages?drafts=true", "drafts"),
+        (
+            "/v1/campaigns/1/messages?get_tracked_responses=true",
+            "get_tracked_responses",
+        ),
+        ("/v1/broadcasts/1/messages?state=failed", "state"),
+        ("/v1/esp/suppression/bounces?domain=example.com", "domain"),
+        ("/v1/sender_identities?hidden=true", "hidden"),
+    ] {
+        let resp = reqwest::Client::new()
+            .get(format!("{}{path}", env.sim.url_for(ws.region)))
+            .bearer_auth(&ws.api_key)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        assert!(
+            status == 400 && text.contains(param) && text.contains("not simulated"),
+            "{path}: {status} {text}"
+        );
+    }
+}

@@ -38,6 +38,19 @@ fn page_limit(params: &Params, default: i64, max: i64) -> ApiResult<u64> {
     Ok(limit.min(max) as u64)
 }
 
+/// A 400 for a parameter the contract declares but the simulator does not model (`drafts`,
+/// `state`, `get_tracked_responses` of the delivery listings, `domain` of the suppressions,
+/// `hidden` of the senders): answering as if it were absent would be a silent wrong answer to
+/// whoever relies on it.
+fn unsimulated(params: &Params, names: &[&str]) -> ApiResult<()> {
+    match names.iter().find(|n| params.get(n).is_some()) {
+        Some(n) => Err(ApiError::bad_request(format!(
+            "parameter {n} is accepted by Customer.io but not simulated: leave it out"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The person a path or `customer_id` names, by `id_type`: as every person operation reads it.
 fn person(ws: &Workspace, id: &str, params: &Params) -> ApiResult<u64> {
     crate::api_people::resolve_person(ws, id, params)
@@ -60,6 +73,7 @@ fn list_deliveries(
     scope: Scope,
     params: &Params,
 ) -> ApiResult<Json<Value>> {
+    unsimulated(params, &["drafts", "state", "get_tracked_responses"])?;
     let limit = page_limit(params, 50, 1000)?;
     let offset = start_offset(params)?;
     let kind = params.get("type");
@@ -463,6 +477,7 @@ pub(crate) async fn list_senders(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let params = Params::parse(query.as_deref());
+    unsimulated(&params, &["hidden"])?;
     let limit = page_limit(&params, 10, 1000)?;
     let offset = start_offset(&params)?;
     let mut items = objects(&ws).sender_identities();
@@ -494,6 +509,7 @@ pub(crate) async fn suppressions(
         )));
     }
     let params = Params::parse(query.as_deref());
+    unsimulated(&params, &["domain"])?;
     let limit = page_limit(&params, 100, 1000)?;
     let offset = params.int("offset")?.unwrap_or(0);
     if offset < 0 {
