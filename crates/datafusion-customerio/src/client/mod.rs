@@ -286,6 +286,9 @@ pub struct Dated<T> {
     pub value: T,
     /// The answer's `Date` header ([`parse_http_date`]); `None` when it is absent or unparsable.
     pub server_date: Option<DateTime<Utc>>,
+    /// Whether it was held in the response cache (so its `Date` may be up to the time to live
+    /// old), rather than answered now.
+    pub cached: bool,
 }
 
 /// What one attempt came to.
@@ -643,7 +646,7 @@ impl Client {
             Role::Next(id) => format!("{key}\u{1f}listing={id}"),
             _ => key,
         };
-        let decode_shared = |answer: &cache::Answer| -> Result<Dated<T>> {
+        let decode_shared = |answer: &cache::Answer, cached: bool| -> Result<Dated<T>> {
             let value = decode(&answer.body).map_err(|e| Error::Malformed {
                 endpoint: format!("{method} {path}"),
                 detail: self.scrub(&e.to_string()),
@@ -651,6 +654,7 @@ impl Client {
             Ok(Dated {
                 value,
                 server_date: answer.date,
+                cached,
             })
         };
         let held = |client: &Self| {
@@ -668,7 +672,7 @@ impl Client {
         if let Some(answer) = held(self)? {
             stats.cache_hits.add(1);
             self.cache.hit();
-            return decode_shared(&answer);
+            return decode_shared(&answer, true);
         }
         let cell = self.cache.inflight(&key);
         let _in_flight = self.cache.guard(&key, &cell);
@@ -678,7 +682,7 @@ impl Client {
         {
             stats.cache_hits.add(1);
             self.cache.hit();
-            return decode_shared(&answer);
+            return decode_shared(&answer, true);
         }
         let mut own: Option<Dated<T>> = None;
         let shared = cell
@@ -714,7 +718,7 @@ impl Client {
             None => {
                 stats.cache_hits.add(1);
                 self.cache.hit();
-                decode_shared(&answer)
+                decode_shared(&answer, false)
             }
         }
     }
@@ -846,7 +850,14 @@ impl Client {
             });
         }
         match decode(&bytes) {
-            Ok(value) => Attempt::Done((Dated { value, server_date }, bytes)),
+            Ok(value) => Attempt::Done((
+                Dated {
+                    value,
+                    server_date,
+                    cached: false,
+                },
+                bytes,
+            )),
             Err(BodyError::Trailing(e)) => Attempt::Retry {
                 wait: None,
                 last: format!("HTTP {status} with trailing data after the JSON ({e})"),

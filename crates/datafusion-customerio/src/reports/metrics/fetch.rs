@@ -218,12 +218,12 @@ pub(super) async fn read_item(shared: &Shared, item: ItemRef) -> Result<Option<R
     };
     let ((starts, series), links) = futures::try_join!(metrics, links)?;
     let links = match links {
-        Some((l, date)) => {
+        Some((l, date, cached)) => {
             let path = format!(
                 "{}/metrics/links",
                 shared.kind.item_path(item.id, item.parent)
             );
-            let server_now = server_now(shared, date, now, &path)?;
+            let server_now = server_now(shared, date, cached, now, &path)?;
             Some(align_links(shared, l, server_now.unwrap_or(now)))
         }
         None => None,
@@ -299,19 +299,19 @@ async fn fetch_metrics(
         .await?;
     let resp = dated.value;
     let server_now = match shared.kind.facts().metrics_api {
-        MetricsApi::V1 => server_now(shared, dated.server_date, now, &path)?,
+        MetricsApi::V1 => server_now(shared, dated.server_date, dated.cached, now, &path)?,
         MetricsApi::V2 => None,
     };
     let starts = series_starts(shared, &resp, now, server_now, &path)?;
     Ok((starts, resp.metric))
 }
 
-/// One item's link series, and the server's time of the answer (its `Date`), which their
-/// version-1 buckets end at.
+/// One item's link series, the server's time of the answer (its `Date`), which their
+/// version-1 buckets end at, and whether the answer was held in the response cache.
 async fn fetch_links(
     shared: &Shared,
     item: &Item,
-) -> Result<(Vec<LinkMetrics>, Option<DateTime<Utc>>)> {
+) -> Result<(Vec<LinkMetrics>, Option<DateTime<Utc>>, bool)> {
     let o = &shared.options;
     let path = format!(
         "{}/metrics/links",
@@ -323,5 +323,5 @@ async fn fetch_links(
         .client
         .get_dated::<LinksResponse>(&path, &query, &shared.request.stats)
         .await?;
-    Ok((dated.value.links, dated.server_date))
+    Ok((dated.value.links, dated.server_date, dated.cached))
 }

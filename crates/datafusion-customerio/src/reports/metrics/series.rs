@@ -24,10 +24,12 @@ const EARLIEST_SERVER_DATE: i64 = 1_325_376_000; // 2012-01-01T00:00:00Z
 /// A `Date` more than [`SERVER_CLOCK_TOLERANCE`] from this machine's clock, between `before`
 /// (when the query started) and now, is used and logged as a warning naming both times, once a
 /// scan (one of the two clocks is wrong; the buckets are the server's); a `Date` before 2012 is
-/// an error.
+/// an error. (`cached`: the answer was held in the response cache, so its `Date` may be up to
+/// the time to live old.)
 pub(super) fn server_now(
     shared: &Shared,
     date: Option<DateTime<Utc>>,
+    cached: bool,
     before: DateTime<Utc>,
     path: &str,
 ) -> Result<Option<DateTime<Utc>>> {
@@ -46,12 +48,11 @@ pub(super) fn server_now(
         });
     }
     let after = shared.request.clock.now().max(before);
-    // An answer from the response cache is up to its time to live old: its `Date` too.
-    let client = &shared.request.client;
-    let held = if client.cache().is_disabled() {
-        chrono::Duration::zero()
+    // An answer held in the response cache is up to its time to live old: its `Date` too.
+    let held = if cached {
+        chrono::Duration::from_std(shared.request.client.cache_ttl()).unwrap_or_default()
     } else {
-        chrono::Duration::from_std(client.cache_ttl()).unwrap_or_default()
+        chrono::Duration::zero()
     };
     let far =
         date < before - SERVER_CLOCK_TOLERANCE - held || date > after + SERVER_CLOCK_TOLERANCE;
