@@ -1768,7 +1768,23 @@ async fn deleted_activities_come_from_the_listing() {
     .await;
     assert!(
         all.len() > live.len(),
-        "the simulator has deleted activities"
+        "the simulator has deleted people with activities"
+    );
+    // What `deleted=true` adds is whole people's activities ("results for deleted people"):
+    // nobody in the live listing has an activity only in the other.
+    let live_ids: std::collections::HashSet<&str> =
+        live.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let live_people: std::collections::HashSet<&str> = live
+        .iter()
+        .filter_map(|a| a["customer_id"].as_str())
+        .collect();
+    assert!(
+        all.iter()
+            .filter(|a| !live_ids.contains(a["id"].as_str().unwrap()))
+            .all(|a| a["customer_id"]
+                .as_str()
+                .is_some_and(|p| !live_people.contains(p))),
+        "a deleted activity of a person who is not deleted"
     );
     let n = i64_column(&env.sql("SELECT count(*) FROM a").await.unwrap(), 0)[0].unwrap();
     assert_eq!(n as usize, all.len());

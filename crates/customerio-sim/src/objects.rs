@@ -536,9 +536,11 @@ impl Objects<'_> {
             .below(self.people.count().max(1))
     }
 
-    /// Whether activity `i` was deleted (listed only with `deleted=true`).
+    /// Whether activity `i` is a deleted person's (listed only with `deleted=true`: "return
+    /// results for deleted people"; API-NOTES §7).
     pub(crate) fn activity_deleted(&self, i: u64) -> bool {
-        self.key("activity").u64(i).str("deleted").chance(0.03)
+        let person = self.activity_person(i);
+        self.key("person").u64(person).str("deleted").chance(0.03)
     }
 
     /// Activity `i`, in the `listActivities` item shape.

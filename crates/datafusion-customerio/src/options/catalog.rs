@@ -196,7 +196,7 @@ const SEGMENT_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 1 }>(&[(
 
 const ACTIVITIES_OPTIONS: &[(&str, &str)] = &with_connection::<{ 9 + 1 }>(&[(
     "deleted",
-    "true to include deleted activities (default false)",
+    "true to include the activities of deleted people (default false)",
 )]);
 
 /// The closest name within edit distance 2, if any.

@@ -89,7 +89,7 @@ impl SegmentOptions {
 pub struct ObjectSettings {
     /// Which table.
     pub table: ObjectTable,
-    /// `activities`: include deleted activities (`deleted=true`; default false, the API's default).
+    /// `activities`: include the activities of deleted people (`deleted=true`; default false, the API's default).
     pub deleted: bool,
 }
 
