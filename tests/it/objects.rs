@@ -722,10 +722,7 @@ fn null_in_vendor_examples(operation: &str) -> &'static [&'static str] {
         | "getPersonMessages"
         | "getCampaignMessages"
         | "getNewsletterMsgMeta"
-        | "broadcastMessages"
-        | "getCampaignActionMessages"
-        | "getBroadcastActionMessages"
-        | "getNewsletterVariantMessages" => DELIVERIES,
+        | "broadcastMessages" => DELIVERIES,
         "getSuppressionByType" => &["suppressions"],
         _ => &[],
     }
