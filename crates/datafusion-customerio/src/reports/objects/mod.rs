@@ -342,6 +342,8 @@ struct Reader {
     schema: SchemaRef,
     workspace: Arc<str>,
     projection: Arc<[usize]>,
+    /// Requests in flight for the per-item columns of a page.
+    concurrency: usize,
 }
 
 /// The answer's items at `envelope` (`null` is none) and its `next` cursor.
@@ -655,7 +657,7 @@ impl Reader {
             let Source::PerItem(per) = self.spec.columns[c].source else {
                 continue;
             };
-            let mut values = Vec::with_capacity(items.len());
+            let mut paths = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let id = match item.get(per.id_key) {
                     Some(Value::Number(n)) => n.to_string(),
@@ -671,21 +673,28 @@ impl Reader {
                         });
                     }
                 };
-                let path = per
-                    .path
-                    .replace("{id}", &encode_segment(&id))
-                    .replace("{parent}", &encode_segment(parent.unwrap_or_default()));
-                let endpoint = format!("GET {path} ({})", per.operation);
-                let body: Value = self.client.get(&path, &[], &self.stats).await?;
-                let mut value = &body;
-                for key in per.pointer {
-                    value = value.get(key).ok_or_else(|| Error::Malformed {
-                        endpoint: endpoint.clone(),
-                        detail: format!("the answer has no `{}`", per.pointer.join(".")),
-                    })?;
-                }
-                values.push(value.clone());
+                paths.push(
+                    per.path
+                        .replace("{id}", &encode_segment(&id))
+                        .replace("{parent}", &encode_segment(parent.unwrap_or_default())),
+                );
             }
+            // The items' requests in flight together, their values in the items' order.
+            let values: Vec<Value> = stream::iter(paths)
+                .map(|path| async move {
+                    let mut body: Value = self.client.get(&path, &[], &self.stats).await?;
+                    let mut value = &mut body;
+                    for key in per.pointer {
+                        value = value.get_mut(*key).ok_or_else(|| Error::Malformed {
+                            endpoint: format!("GET {path} ({})", per.operation),
+                            detail: format!("the answer has no `{}`", per.pointer.join(".")),
+                        })?;
+                    }
+                    Ok::<_, Error>(value.take())
+                })
+                .buffered(self.concurrency)
+                .try_collect()
+                .await?;
             out.push((position, values));
         }
         Ok(out)
@@ -768,6 +777,7 @@ impl ReportReader for ObjectReport {
             schema: self.schema.clone(),
             workspace: self.workspace.as_str().into(),
             projection: request.projection.clone().into(),
+            concurrency: request.concurrency.max(1),
         };
         let concurrency = request.concurrency.max(1);
         let calls: BoxStream<'static, Result<Call>> = match plan {
