@@ -101,21 +101,41 @@ struct Counts {
     used_by: [Vec<i64>; 3],
 }
 
-/// The `counts` values of `segments`, for the projected count columns (none: no request).
+/// The `counts` values of `segments`, for the projected count columns (none: no request),
+/// `concurrency` segments at a time.
 async fn counts(
     client: &Client,
     stats: &RequestStats,
     segments: &[Segment],
     projection: &[usize],
+    concurrency: usize,
 ) -> Result<Vec<Counts>> {
+    use futures::{StreamExt, TryStreamExt};
     let base = schema().fields().len();
     let want_count = projection.contains(&base);
     let want_used = projection.iter().any(|c| *c > base);
-    let mut out = Vec::with_capacity(segments.len());
-    for s in segments {
+    stream::iter(segments.iter().map(|s| s.id).collect::<Vec<_>>())
+        .map(|id| {
+            let (client, stats) = (client.clone(), stats.clone());
+            async move { segment_counts(&client, &stats, id, want_count, want_used).await }
+        })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await
+}
+
+/// The `counts` values of one segment.
+async fn segment_counts(
+    client: &Client,
+    stats: &RequestStats,
+    id: i64,
+    want_count: bool,
+    want_used: bool,
+) -> Result<Counts> {
+    {
         let mut c = Counts::default();
         if want_count {
-            let path = format!("/v1/segments/{}/customer_count", s.id);
+            let path = format!("/v1/segments/{id}/customer_count");
             let body: serde_json::Value = client.get(&path, &[], stats).await?;
             c.customer_count = Some(
                 body.get("count")
@@ -131,21 +151,21 @@ async fn counts(
             );
         }
         if want_used {
-            let path = format!("/v1/segments/{}/used_by", s.id);
+            let path = format!("/v1/segments/{id}/used_by");
             let body: serde_json::Value = client.get(&path, &[], stats).await?;
+            if !body
+                .get("used_by")
+                .is_some_and(serde_json::Value::is_object)
+            {
+                return Err(crate::error::Error::Malformed {
+                    endpoint: format!("GET {path} (getSegmentDependencies)"),
+                    detail: "the answer has no `used_by` object".into(),
+                });
+            }
             for (i, key) in ["campaigns", "sent_newsletters", "draft_newsletters"]
                 .iter()
                 .enumerate()
             {
-                if !body
-                    .get("used_by")
-                    .is_some_and(serde_json::Value::is_object)
-                {
-                    return Err(crate::error::Error::Malformed {
-                        endpoint: format!("GET {path} (getSegmentDependencies)"),
-                        detail: "the answer has no `used_by` object".into(),
-                    });
-                }
                 c.used_by[i] = match body.pointer(&format!("/used_by/{key}")) {
                     // The contract types all three as arrays: a missing one is not "used by
                     // none", it is an answer of another shape.
@@ -174,9 +194,8 @@ async fn counts(
                 };
             }
         }
-        out.push(c);
+        Ok(c)
     }
-    Ok(out)
 }
 
 impl ReportReader for SegmentsReport {
@@ -210,6 +229,7 @@ impl ReportReader for SegmentsReport {
                 &request.stats,
                 &segments,
                 &request.projection,
+                request.concurrency,
             )
             .await?;
             build_batch(&workspace, &segments, &counts, &request.projection, &schema)
