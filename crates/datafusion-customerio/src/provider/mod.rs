@@ -24,7 +24,7 @@ use crate::CustomerIo;
 use crate::client::{Client, ClientConfig};
 use crate::clock::Clock;
 use crate::error::Result;
-use crate::options::{MetricTable, Report, ReportSettings, TableOptions};
+use crate::options::{Report, ReportSettings, TableOptions};
 use crate::reports::customers::CustomersReport;
 use crate::reports::exports::{ExportKind, ExportReport};
 use crate::reports::journeys::JourneyReport;
@@ -117,12 +117,10 @@ impl CustomerIoTable {
                 e.clone().into(),
             )),
             ReportSettings::Object(o) => Arc::new(ObjectReport::new(workspace, o.clone())),
-            ReportSettings::Metrics(MetricTable::CampaignJourneys, m) => {
-                Arc::new(JourneyReport::new(workspace, m.clone()))
-            }
-            ReportSettings::Metrics(t, m) => {
-                Arc::new(MetricReport::new((*t).into(), workspace, m.clone()))
-            }
+            ReportSettings::Metrics(t, m) => match MetricKind::of_table(*t) {
+                Some(kind) => Arc::new(MetricReport::new(kind, workspace, m.clone())),
+                None => Arc::new(JourneyReport::new(workspace, m.clone())),
+            },
         };
         Ok(CustomerIoTable {
             options,

@@ -66,16 +66,17 @@ pub enum MetricKind {
     NewsletterVariants,
 }
 
-impl From<MetricTable> for MetricKind {
-    fn from(t: MetricTable) -> Self {
+impl MetricKind {
+    /// The kind this reader reads a metric table as; `None` for `campaign_journey_metrics`,
+    /// which `reports::journeys` reads (another answer shape).
+    pub fn of_table(t: MetricTable) -> Option<MetricKind> {
         match t {
-            MetricTable::Broadcasts => MetricKind::Broadcasts,
-            MetricTable::Transactional => MetricKind::Transactional,
-            MetricTable::CampaignActions => MetricKind::CampaignActions,
-            MetricTable::BroadcastActions => MetricKind::BroadcastActions,
-            MetricTable::NewsletterVariants => MetricKind::NewsletterVariants,
-            // Read by `reports::journeys`, not this reader; never converted.
-            MetricTable::CampaignJourneys => MetricKind::Campaigns,
+            MetricTable::Broadcasts => Some(MetricKind::Broadcasts),
+            MetricTable::Transactional => Some(MetricKind::Transactional),
+            MetricTable::CampaignActions => Some(MetricKind::CampaignActions),
+            MetricTable::BroadcastActions => Some(MetricKind::BroadcastActions),
+            MetricTable::NewsletterVariants => Some(MetricKind::NewsletterVariants),
+            MetricTable::CampaignJourneys => None,
         }
     }
 }
