@@ -1858,6 +1858,37 @@ async fn person_operations_read_id_type_alike() {
     }
 }
 
+/// `getObjectAttributes` finds an object by its `object_id`, or by its `cio_object_id` with
+/// `id_type=cio_object_id`, as the contract declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_attributes_take_either_id() {
+    let ws = workspace("objects_ids", "sim_us", Region::Us);
+    let env = Env::start(fast_config(vec![ws.clone()])).await;
+    let found = post(
+        &env,
+        &ws,
+        "/v1/objects",
+        json!({"object_type_id": "1", "filter": {"and": [{"object_attribute": {"field": "object_id", "operator": "exists", "type_id": "1"}}]}}),
+    )
+    .await;
+    let first = &found["identifiers"][0];
+    let (id, cio) = (
+        first["object_id"].as_str().unwrap(),
+        first["cio_object_id"].as_str().unwrap(),
+    );
+    let by_id = env
+        .api(&ws, &format!("/v1/objects/1/{id}/attributes"))
+        .await;
+    let by_cio = env
+        .api(
+            &ws,
+            &format!("/v1/objects/1/{cio}/attributes?id_type=cio_object_id"),
+        )
+        .await;
+    assert_eq!(by_id, by_cio);
+    assert_eq!(by_id["object"]["identifiers"]["cio_object_id"], cio);
+}
+
 /// Parameters the contract declares but the simulator does not model are refused by name, not
 /// answered as if absent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -666,15 +666,21 @@ pub(crate) async fn objects_filter(
     ))
 }
 
-/// `GET /v1/objects/{object_type_id}/{object_id}/attributes` (`getObjectAttributes`).
+/// `GET /v1/objects/{object_type_id}/{object_id}/attributes` (`getObjectAttributes`): the object
+/// by its `object_id`, or by its `cio_object_id` with `id_type=cio_object_id`.
 pub(crate) async fn object_attributes(
     Extension(ws): Extension<Arc<Workspace>>,
     Path((t, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
+    let params = Params::parse(query.as_deref());
+    let key = params
+        .one_of("id_type", &["object_id", "cio_object_id"])?
+        .unwrap_or_else(|| "object_id".into());
     let t = path_id("object_type_id", &t)?;
     let o = objects(&ws);
     let j = (0..o.object_count(t))
-        .find(|&j| o.object_identifiers(t, j)["object_id"] == id.as_str())
+        .find(|&j| o.object_identifiers(t, j)[key.as_str()] == id.as_str())
         .ok_or_else(|| ApiError::not_found(format!("object {id} of type {t} not found")))?;
     let ids = o.object_identifiers(t, j);
     Ok(Json(json!({ "object": {
