@@ -149,18 +149,8 @@ impl SenderRequest {
     /// The link series of the sender of `kind` (`op`: the operation, whose `period` values the
     /// window takes).
     fn links(&self, kind: Kind, op: &str) -> ApiResult<Json<Value>> {
-        let (s, params, w) = self.v1(kind, op)?;
-        let unique = params.bool("unique", false)?;
-        let ws = &self.ws;
-        let links = ws.catalog.links(s.kind, s.id);
-        Ok(Json(self.state.config.shapes.shape_links(link_series(
-            ws.catalog.root,
-            &s,
-            &links,
-            w.period,
-            &w.buckets,
-            unique,
-        ))))
+        let s = sender(&self.ws, kind, &self.id)?;
+        v1_links(&self.state, &self.ws, &s, self.query.as_deref(), op)
     }
 }
 

@@ -326,10 +326,7 @@ pub(crate) async fn segment_membership(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let segment = path_id("segment_id", &id)?;
-    if segment == 0 || segment > u64::from(ws.spec.segments) {
-        return Err(ApiError::not_found(format!("segment {segment} not found")));
-    }
+    let segment = segment_id(&ws, &id)?;
     let params = Params::parse(query.as_deref());
     let limit = page_limit(&params, 1000, 30_000)?;
     let offset = start_offset(&params)?;
